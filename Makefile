@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Builds blkcopy's out-of-tree modules against a Rust-enabled kernel build.
+#
+#   make                 modules against the cached test kernel
+#   make KDIR=/path      modules against another (fully built) kernel tree
+#   make clean
+#
+# The test kernel itself is built by scripts/build-kernel.sh (scripts/test.sh
+# and scripts/demo.sh do everything, setup included).
+
+KDIR ?= $(shell scripts/build-kernel.sh --dir)
+RUST_TOOLCHAIN := $(shell sed -n 's/^KRUST_TOOLCHAIN=//p' scripts/lib.sh)
+BINDGEN ?= $(HOME)/.cache/blkcopy/tools/bin/bindgen
+
+export RUSTUP_TOOLCHAIN := $(RUST_TOOLCHAIN)
+
+modules:
+	@grep -qx 'CONFIG_RUST=y' $(KDIR)/.config || { echo "blkcopy: $(KDIR) is not a Rust-enabled kernel build (CONFIG_RUST=y)" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) RUSTC=rustc BINDGEN=$(BINDGEN) modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -f rust/bindings/blkcopy_bindings_generated.rs
+
+.PHONY: modules clean

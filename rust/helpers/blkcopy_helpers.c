@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers linked into blkcopy.ko.
+ *
+ * Only what Rust cannot do belongs here: build-time checks against the
+ * kernel's C definitions, static inline functions and private structure
+ * layouts. Each helper says why it is in C.
+ */
+#include <linux/blk_types.h>
+#include <linux/build_bug.h>
+
+#include "../../include/linux/blkcopy.h"
+
+/*
+ * Why C: the check is against the kernel's enum req_op as this kernel's
+ * compiler sees it. Every 6.12 operation is listed by name; a copy op that
+ * reused one of their values would be a duplicate case label, which fails
+ * the build. REQ_OP_LAST pins the set: a kernel that adds operations fails
+ * here until the list (and the choice of copy op values) is reviewed.
+ */
+static_assert(REQ_OP_LAST == 36, "enum req_op changed: review REQ_OP_COPY_*");
+static_assert((REQ_OP_COPY_READ & 1) == 0, "the read half must not be a write op");
+static_assert((REQ_OP_COPY_WRITE & 1) == 1, "the write half must be a write op");
+static_assert((int)REQ_OP_COPY_WRITE < (int)REQ_OP_LAST, "copy ops must stay below REQ_OP_LAST");
+static_assert((unsigned int)REQ_OP_COPY_WRITE <= (__force unsigned int)REQ_OP_MASK,
+	      "copy ops must fit REQ_OP_BITS");
+
+static inline __maybe_unused bool blkcopy_op_is_free(unsigned int op)
+{
+	switch (op) {
+	case REQ_OP_READ:
+	case REQ_OP_WRITE:
+	case REQ_OP_FLUSH:
+	case REQ_OP_DISCARD:
+	case REQ_OP_SECURE_ERASE:
+	case REQ_OP_ZONE_APPEND:
+	case REQ_OP_WRITE_ZEROES:
+	case REQ_OP_ZONE_OPEN:
+	case REQ_OP_ZONE_CLOSE:
+	case REQ_OP_ZONE_FINISH:
+	case REQ_OP_ZONE_RESET:
+	case REQ_OP_ZONE_RESET_ALL:
+	case REQ_OP_DRV_IN:
+	case REQ_OP_DRV_OUT:
+	case REQ_OP_LAST:
+		return false;
+	case REQ_OP_COPY_READ:
+	case REQ_OP_COPY_WRITE:
+		return true;
+	}
+	return false;
+}

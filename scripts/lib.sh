@@ -1,0 +1,29 @@
+# Shared settings for blkcopy's scripts (sourced, not run).
+# shellcheck shell=bash
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_DIR=${BLKCOPY_CACHE:-$HOME/.cache/blkcopy}
+TOOLS_DIR=$CACHE_DIR/tools
+# The one toolchain for the kernel and every module built against it.
+KRUST_TOOLCHAIN=1.83.0
+BINDGEN_VERSION=0.69.5
+BINDGEN=$TOOLS_DIR/bin/bindgen
+KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
+export PATH=$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH
+
+log() { printf '[blkcopy] %s\n' "$*" >&2; }
+die() { printf 'blkcopy: %s\n' "$*" >&2; exit 1; }
+
+KERNEL_FRAGMENT=$REPO_ROOT/kernel/blkcopy-test.config
+# Flags every make invocation against the test kernel uses (kernel and modules).
+KMAKE_FLAGS=(RUSTC="rustc" BINDGEN="$BINDGEN")
+export RUSTUP_TOOLCHAIN=$KRUST_TOOLCHAIN
+
+# Version of the kernel source package (the tarball's contents follow it).
+kernel_pkg_version() { dpkg-query -W -f='${Version}' linux-source-6.12; }
+
+# The cache key: kernel package version + fragment + toolchain pins.
+kernel_build_key() {
+  { kernel_pkg_version; echo "$KRUST_TOOLCHAIN $BINDGEN_VERSION"; cat "$KERNEL_FRAGMENT"; } |
+    sha256sum | cut -c1-16
+}
+kernel_build_dir() { echo "$CACHE_DIR/kernel-$(kernel_pkg_version)-$(kernel_build_key)"; }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Boot the test kernel in QEMU with blkcopy's device topology and run one
+# guest entry point (tests/vm/guest.sh <entry>). The console goes to stdout
+# and to <run dir>/console.log; the guest's dmesg lands in <run dir>/dmesg.txt
+# and QEMU's NVMe copy trace in <run dir>/nvme-trace.log (the guest reads it
+# at /host/run/nvme-trace.log).
+#
+# Usage: vm.sh <kernel build dir> <run dir> <entry> [timeout seconds]
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+kdir=$1 run=$2 entry=$3 limit=${4:-1500}
+
+mkdir -p "$run"
+rm -f "$run"/{console.log,dmesg.txt,nvme-trace.log,qmp.sock}
+
+# Disks on the host side: sparse images, created once per run directory.
+img() { [[ -f $run/$1.img ]] || truncate -s "$2" "$run/$1.img"; }
+img nvme-a 2G; img nvme-b 2G; img nvme-4k 1G; img scsi-hd 2G
+
+# Use KVM only where it can work: /dev/kvm is present on hosts whose CPU
+# has no vmx/svm, and a KVM guest there hangs with no output.
+accel=(-accel tcg -cpu max)
+if [[ ${BLKCOPY_ACCEL:-auto} != tcg && -w /dev/kvm ]] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+  accel=(-accel kvm -cpu host)
+fi
+[[ ${BLKCOPY_ACCEL:-auto} == kvm && ${accel[1]} != kvm ]] && die "BLKCOPY_ACCEL=kvm but KVM is not usable here"
+echo "${accel[1]}" > "$run/accel"
+
+# The copy-capable NVMe controller: two 512-byte namespaces and one with
+# 4096-byte blocks. QEMU's Copy limits (mssrl: LBAs per source range, mcl:
+# LBAs per command, msrc: source ranges per command, 0-based) are raised
+# from the 64 KiB defaults.
+nvme=(-device nvme,serial=blkcopy-nvme0,id=nvme0)
+nvme_ns() {  # nvme_ns <image> <nsid> <lbs> <mssrl> <mcl> <msrc>
+  nvme+=(-drive "file=$run/$1.img,if=none,id=$1,format=raw,cache=writeback"
+         -device "nvme-ns,drive=$1,bus=nvme0,nsid=$2,logical_block_size=$3,physical_block_size=$3,mssrl=$4,mcl=$5,msrc=$6")
+}
+nvme_ns nvme-a 1 512 16384 65536 127
+nvme_ns nvme-b 2 512 16384 65536 127
+nvme_ns nvme-4k 3 4096 2048 8192 127
+
+initrd=$run/initramfs.cpio
+# Extra guest binaries (the project's userspace tools) come from $GUEST_BINS.
+# shellcheck disable=SC2086
+"$REPO_ROOT/scripts/build-initramfs.sh" "$kdir" "$initrd" ${GUEST_BINS:-}
+
+set +e
+timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
+  -machine q35 "${accel[@]}" -smp 2 -m 4G \
+  -nographic -no-reboot -monitor none -serial stdio \
+  -qmp "unix:$run/qmp.sock,server=on,wait=off" \
+  -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$initrd" \
+  -append "console=ttyS0 loglevel=4 panic=-1 oops=panic rdinit=/init blkcopy.run=$entry" \
+  -virtfs "local,path=$REPO_ROOT,mount_tag=blkcopy_src,security_model=none,readonly=on" \
+  -virtfs "local,path=$run,mount_tag=blkcopy_run,security_model=none" \
+  "${nvme[@]}" \
+  -device virtio-scsi-pci,id=scsi0 \
+  -drive "file=$run/scsi-hd.img,if=none,id=scsi-hd,format=raw,cache=writeback" \
+  -device scsi-hd,drive=scsi-hd,bus=scsi0.0,serial=blkcopy-scsi-hd \
+  -trace "enable=pci_nvme_copy*,file=$run/nvme-trace.log" \
+  </dev/null 2>&1 | tee "$run/console.log"
+rc=${PIPESTATUS[0]}
+set -e
+if ((rc == 124 || rc == 137)); then
+  log "guest did not come back within $limit s"
+  exit 3
+fi
+grep -q '^BLKCOPY-GUEST-EXIT ' "$run/console.log" || { log "guest died (no exit marker)"; exit 3; }
+exit 0

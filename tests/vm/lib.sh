@@ -1,0 +1,142 @@
+# Guest-side helpers for blkcopy's VM tests (sourced by guest.sh and by
+# every test case). Devices are named by role, never by guessed /dev path:
+#
+#   nvme-a, nvme-b   NVMe namespaces 1 and 2 (512-byte LBAs, Copy-capable)
+#   nvme-4k          NVMe namespace 3 (4096-byte LBAs, Copy-capable)
+#   scsi-hd          QEMU scsi-hd on virtio-scsi (no EXTENDED COPY, 3PC=0)
+#   lio-a, lio-b     LIO fileio LUNs on one tcm_loop nexus (512-byte blocks)
+#   lio-4k           LIO fileio LUN on the same nexus (4096-byte blocks)
+#
+# /dev/role/<role> links to the block device, /dev/role/<role>.sg to its SCSI
+# generic node, /dev/role/nvme-ctrl to the NVMe controller.
+# shellcheck shell=bash
+
+SRC=/host/src
+RUN=/host/run
+NVME_TRACE=$RUN/nvme-trace.log
+ROLES="nvme-a nvme-b nvme-4k scsi-hd lio-a lio-b lio-4k"
+LIO_SERIAL_lio_a=b1c0c0de000a
+LIO_SERIAL_lio_b=b1c0c0de000b
+LIO_SERIAL_lio_4k=b1c0c0de0004
+
+fail() { echo "FAILED: $*" >&2; exit 1; }
+skip() { echo "SKIPPED: $*" >&2; exit 77; }
+note() { echo "# $*" >&2; }
+
+role() { [[ -e /dev/role/$1 ]] || fail "no device for role $1"; readlink -f "/dev/role/$1"; }
+role_sg() { [[ -e /dev/role/$1.sg ]] || fail "no sg node for role $1"; readlink -f "/dev/role/$1.sg"; }
+# sysfs directory of a block device node
+sysblk() { echo "/sys/class/block/$(basename "$(readlink -f "$1")")"; }
+lbs() { blockdev --getss "$1"; }
+size_bytes() { blockdev --getsize64 "$1"; }
+
+# Fill <len> bytes at <off> of <dev> with random data (direct I/O).
+fill_random() {
+  dd if=/dev/urandom of="$1" bs=1M iflag=count_bytes oflag=direct,seek_bytes \
+     seek="$2" count="$3" status=none conv=notrunc || fail "fill $1@$2+$3"
+}
+# sha256 of <len> bytes at <off> of <dev>, read around the page cache.
+digest() {
+  dd if="$1" bs=1M iflag=direct,skip_bytes,count_bytes skip="$2" count="$3" status=none |
+    sha256sum | cut -d' ' -f1
+}
+# Assert <len> bytes at <offA> of <devA> equal those at <offB> of <devB>.
+assert_same() {
+  local a b
+  a=$(digest "$1" "$2" "$5"); b=$(digest "$3" "$4" "$5")
+  [[ -n $a && $a == "$b" ]] || fail "bytes differ: $1@$2 vs $3@$4 (+$5)"
+}
+assert_differ() {
+  local a b
+  a=$(digest "$1" "$2" "$5"); b=$(digest "$3" "$4" "$5")
+  [[ $a != "$b" ]] || fail "bytes unexpectedly equal: $1@$2 vs $3@$4 (+$5)"
+}
+
+# "sectors-read sectors-written" of a block device (its /sys/.../stat).
+io_sectors() { awk '{print $3, $7}' "$(sysblk "$1")/stat"; }
+
+# QEMU's NVMe copy trace: mark the current end, then read what came after.
+trace_mark() { if [[ -f $NVME_TRACE ]]; then wc -l < "$NVME_TRACE"; else echo 0; fi; }
+trace_since() { tail -n +"$(($1 + 1))" "$NVME_TRACE" 2>/dev/null; }
+
+# Kernel log lines that fail a run.
+KERNEL_BAD_RE='WARNING:|BUG:|Oops|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|general protection fault|Kernel panic|kmemleak|refcount_t:|list_(add|del) corruption'
+
+# --- platform setup (run once by guest.sh) ----------------------------
+
+lio_setup() {
+  local T=/sys/kernel/config/target
+  modprobe target_core_mod && modprobe target_core_file && modprobe tcm_loop || return 1
+  mkdir -p /lio && mount -t tmpfs -o size=2G tmpfs /lio || return 1
+  local W=$T/loopback/naa.50014050b1c0c0d1/tpgt_1 i=0 name size bs serial d var
+  mkdir -p "$W" || return 1
+  # The I_T nexus must exist before LUNs are linked (the link adds the disk).
+  echo naa.50014050b1c0c0d2 > "$W/nexus" || return 1
+  for spec in lio-a:512M:512 lio-b:512M:512 lio-4k:256M:4096; do
+    IFS=: read -r name size bs <<< "$spec"
+    var=LIO_SERIAL_${name//-/_}; serial=${!var}
+    d=$T/core/fileio_0/${name}
+    truncate -s "$size" "/lio/$name.img"
+    mkdir -p "$d"
+    echo "fd_dev_name=/lio/$name.img,fd_dev_size=$(stat -c %s "/lio/$name.img")" > "$d/control" || return 1
+    # The serial feeds the NAA designator EXTENDED COPY names LUs by; LIO
+    # refuses it once the device is exported, so it goes first.
+    echo "$serial" > "$d/wwn/vpd_unit_serial" || return 1
+    echo 1 > "$d/enable" || return 1
+    echo "$bs" > "$d/attrib/block_size" || return 1
+    mkdir -p "$W/lun/lun_$i" && ln -s "$d" "$W/lun/lun_$i/$name" || return 1
+    i=$((i + 1))
+  done
+}
+
+# Serial number from a SCSI disk's VPD page 0x80 (unit serial number).
+scsi_serial() { [[ -r $1/device/vpd_pg80 ]] && tail -c +5 "$1/device/vpd_pg80" | tr -d '\0 '; }
+
+discover_roles() {
+  mkdir -p /dev/role
+  local b n serial nsid sg r
+  for b in /sys/block/nvme*n*; do
+    [[ -e $b ]] || continue
+    n=$(basename "$b")
+    serial=$(tr -d ' ' < "$b/device/serial"); nsid=$(cat "$b/nsid")
+    [[ $serial == blkcopy-nvme0 ]] || continue
+    case $nsid in 1) r=nvme-a ;; 2) r=nvme-b ;; 3) r=nvme-4k ;; *) continue ;; esac
+    ln -sf "/dev/$n" "/dev/role/$r"
+    ln -sf "/dev/$(basename "$(readlink -f "$b/device")")" /dev/role/nvme-ctrl
+  done
+  for b in /sys/block/sd*; do
+    [[ -e $b ]] || continue
+    n=$(basename "$b"); serial=$(scsi_serial "$b"); r=
+    case $serial in
+      blkcopy-scsi-hd) r=scsi-hd ;;
+      "$LIO_SERIAL_lio_a") r=lio-a ;;
+      "$LIO_SERIAL_lio_b") r=lio-b ;;
+      "$LIO_SERIAL_lio_4k") r=lio-4k ;;
+    esac
+    [[ -n $r ]] || continue
+    ln -sf "/dev/$n" "/dev/role/$r"
+    sg=$(ls "$b/device/scsi_generic" 2>/dev/null | head -n1)
+    [[ -n $sg ]] && ln -sf "/dev/$sg" "/dev/role/$r.sg"
+  done
+}
+
+roles_complete() {
+  local r
+  for r in $ROLES; do [[ -b /dev/role/$r ]] || return 1; done
+  for r in scsi-hd lio-a lio-b lio-4k; do [[ -c /dev/role/$r.sg ]] || return 1; done
+}
+
+platform_setup() {
+  lio_setup || { echo "LIO setup failed" >&2; return 1; }
+  local i
+  for ((i = 0; i < 100; i++)); do
+    discover_roles
+    roles_complete && return 0
+    sleep 0.2
+  done
+  echo "devices missing: $(ls /dev/role)" >&2
+  return 1
+}
+
+# The module under test, built into the shared source tree.
+BLKCOPY_KO=$SRC/blkcopy.ko
