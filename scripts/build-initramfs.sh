@@ -45,7 +45,7 @@ for t in "${HOST_TOOLS[@]}"; do
   p=$t; [[ $p == /* ]] || p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t") || die "host tool $t missing"
   copy_with_libs "$p"
 done
-for l in modprobe insmod rmmod lsmod depmod modinfo; do ln -sf ../bin/kmod usr/sbin/$l; done
+for l in modprobe insmod rmmod lsmod depmod modinfo; do ln -sf ../bin/kmod usr/sbin/$l; ln -sf ../usr/bin/kmod sbin/$l; done
 
 # The kernel's own modules (LIO) and their dependency index.
 cp -a "$kdir/modroot/lib/modules" usr/lib/

@@ -47,10 +47,10 @@ initrd=$run/initramfs.cpio
 set +e
 timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
   -machine q35 "${accel[@]}" -smp 2 -m 4G \
-  -nographic -no-reboot -monitor none -serial stdio \
+  -nographic -no-reboot -monitor none -serial stdio -nic none \
   -qmp "unix:$run/qmp.sock,server=on,wait=off" \
   -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$initrd" \
-  -append "console=ttyS0 loglevel=4 panic=-1 oops=panic rdinit=/init blkcopy.run=$entry" \
+  -append "console=ttyS0 loglevel=1 panic=-1 oops=panic rdinit=/init blkcopy.run=$entry" \
   -virtfs "local,path=$REPO_ROOT,mount_tag=blkcopy_src,security_model=none,readonly=on" \
   -virtfs "local,path=$run,mount_tag=blkcopy_run,security_model=none" \
   "${nvme[@]}" \

@@ -22,7 +22,7 @@ for r in $ROLES; do
         p=$(sg_copy_results --params "$(role_sg "$r")" 2>/dev/null)
         seg=$(echo "$p" | sed -n 's/.*[Mm]aximum segment length: *\([0-9]*\).*/\1/p')
         nsd=$(echo "$p" | sed -n 's/.*[Mm]aximum segment descriptor count: *\([0-9]*\).*/\1/p')
-        ntd=$(echo "$p" | sed -n 's/.*[Mm]aximum CSCD descriptor count: *\([0-9]*\).*/\1/p')
+        ntd=$(echo "$p" | sed -n 's/.*[Mm]aximum target descriptor count: *\([0-9]*\).*/\1/p')
         cap="$cap EXTENDED COPY(LID1): max segment ${seg:-?} bytes, ${nsd:-?} segment / ${ntd:-?} target descriptors"
       else
         cap="$cap (no third-party copy: EXTENDED COPY unsupported)"

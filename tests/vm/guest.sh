@@ -8,6 +8,7 @@ cd /host/src || exit 1
 . tests/vm/lib.sh
 
 entry=${1:-tests}
+echo  # start on a fresh line: firmware leaves escape codes on the console
 if ! platform_setup; then
   echo "FAIL platform-setup"
   echo "0 passed, 1 failed"

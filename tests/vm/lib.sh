@@ -128,10 +128,16 @@ roles_complete() {
 
 platform_setup() {
   lio_setup || { echo "LIO setup failed" >&2; return 1; }
-  local i
+  local i r
   for ((i = 0; i < 100; i++)); do
     discover_roles
-    roles_complete && return 0
+    if roles_complete; then
+      # New LUNs carry a pending unit attention (REPORTED LUNS DATA HAS
+      # CHANGED); consume it so that the first command of a test does not
+      # fail with it.
+      for r in lio-a lio-b lio-4k; do sg_turs -n 2 "/dev/role/$r.sg" >/dev/null 2>&1; done
+      return 0
+    fi
     sleep 0.2
   done
   echo "devices missing: $(ls /dev/role)" >&2
