@@ -11,7 +11,7 @@
 
 KDIR ?= $(shell scripts/build-kernel.sh --dir)
 RUST_TOOLCHAIN := $(shell sed -n 's/^KRUST_TOOLCHAIN=//p' scripts/lib.sh)
-BINDGEN ?= $(HOME)/.cache/blkcopy/tools/bin/bindgen
+BINDGEN ?= $(or $(BLKCOPY_CACHE),$(HOME)/.cache/blkcopy)/tools/bin/bindgen
 
 export RUSTUP_TOOLCHAIN := $(RUST_TOOLCHAIN)
 

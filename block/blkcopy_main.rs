@@ -2,17 +2,46 @@
 
 //! blkcopy: block-device copy offload core.
 //!
-//! This module owns `/dev/blkcopy`. The copy core (copy bios, routing,
-//! providers, fallback and the BLKCOPY ioctl) is described in
-//! `Documentation/blkcopy.rst`.
+//! Copies are pairs of copy bios routed down the stack to providers
+//! (`route`), with an in-kernel read/write fallback for what they cannot
+//! copy (`job`). User space copies through `/dev/blkcopy` (`ioctl`), kernel
+//! code through `blkcopy_copy()` (`include/linux/blkcopy.h`). See
+//! Documentation/blkcopy.rst.
+
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::workqueue::Queue;
 
 #[path = "../rust/kernel_ext/mod.rs"]
 mod kernel_ext;
 
-use kernel_ext::miscdev;
+// The no_std logic shared with the host tests (logic/src).
+#[allow(dead_code, unreachable_pub)]
+#[path = "../logic/src/extent.rs"]
+mod extent;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../logic/src/pairing.rs"]
+mod pairing;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../logic/src/range.rs"]
+mod range;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../logic/src/split.rs"]
+mod split;
+
+mod ioctl;
+mod job;
+mod route;
+mod stats;
+
+use kernel_ext::bindings;
+use kernel_ext::bio::BioSet;
+use kernel_ext::block::Bdev;
+use kernel_ext::{debugfs, miscdev};
 
 module! {
     type: BlkCopyModule,
@@ -22,27 +51,206 @@ module! {
     license: "GPL",
 }
 
+/// State shared by every copy, reachable from bio completions and the C
+/// API through [`CORE`].
+#[pin_data(PinnedDrop)]
+struct Core {
+    #[pin]
+    bioset: BioSet<job::BioCtx>,
+    #[pin]
+    registry: route::Registry,
+    #[pin]
+    stats: stats::Registry,
+    wq: NonNull<bindings::workqueue_struct>,
+}
+
+// SAFETY: the workqueue pointer is used through thread-safe functions only.
+unsafe impl Send for Core {}
+// SAFETY: as above; the other fields are `Sync`.
+unsafe impl Sync for Core {}
+
+#[pinned_drop]
+impl PinnedDrop for Core {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: allocated in `init`; destroying drains all queued work.
+        unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
+    }
+}
+
+/// The core, published once it is initialised and withdrawn before it is
+/// torn down. Every user runs between those two points: jobs exist only
+/// while an ioctl (which holds the module through its open file) or a
+/// dependent module (which holds it through its symbol references) waits
+/// for them.
+static CORE: AtomicPtr<Core> = AtomicPtr::new(core::ptr::null_mut());
+
+fn core_ref() -> &'static Core {
+    // SAFETY: see `CORE`: non-null and live whenever any code path that
+    // gets here runs.
+    unsafe { &*CORE.load(Ordering::Acquire) }
+}
+
+pub(crate) fn bioset() -> &'static BioSet<job::BioCtx> {
+    &core_ref().bioset
+}
+
+pub(crate) fn registry() -> &'static route::Registry {
+    &core_ref().registry
+}
+
+pub(crate) fn stats_registry() -> &'static stats::Registry {
+    &core_ref().stats
+}
+
+pub(crate) fn workqueue() -> &'static Queue {
+    // SAFETY: the workqueue lives as long as the core (see `CORE`).
+    unsafe { Queue::from_raw(core_ref().wq.as_ptr()) }
+}
+
 /// The `/dev/blkcopy` control node.
 struct ControlDevice;
 
 impl miscdev::MiscDevice for ControlDevice {
-    fn ioctl(&self, _cmd: u32, _arg: usize) -> Result<isize> {
-        // No ioctl is implemented yet; the copy core adds BLKCOPY.
-        Err(ENOTTY)
+    fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            ioctl::BLKCOPY => ioctl::copy(arg),
+            ioctl::BLKCOPY_INFO => ioctl::info(arg),
+            _ => Err(ENOTTY),
+        }
     }
 }
 
 struct BlkCopyModule {
+    // Dropped in this order: no new ioctls, no debugfs readers, then the core.
     _control: Pin<KBox<miscdev::Registration<ControlDevice>>>,
+    _debugfs: debugfs::Dir,
+    _core: Pin<KBox<Core>>,
 }
 
 impl kernel::Module for BlkCopyModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: a valid format string without conversions; the queue
+        // may reclaim memory because the fallback's writes free memory.
+        let wq = unsafe {
+            bindings::alloc_workqueue(
+                c_str!("blkcopy").as_char_ptr(),
+                bindings::wq_flags_WQ_MEM_RECLAIM,
+                0,
+            )
+        };
+        let wq = NonNull::new(wq).ok_or(ENOMEM)?;
+        let core = KBox::pin_init(
+            try_pin_init!(Core {
+                bioset <- BioSet::new(64),
+                registry <- route::Registry::new(),
+                stats <- stats::Registry::new(),
+                wq,
+            }),
+            GFP_KERNEL,
+        );
+        let core = match core {
+            Ok(c) => c,
+            Err(e) => {
+                // SAFETY: allocated above, unused.
+                unsafe { bindings::destroy_workqueue(wq.as_ptr()) };
+                return Err(e);
+            }
+        };
+        CORE.store(&*core as *const Core as *mut Core, Ordering::Release);
+
+        let mut dir = debugfs::Dir::new(c_str!("blkcopy"));
+        dir.add::<stats::StatsFile>(c_str!("stats"), module)?;
+        dir.add::<stats::PoolFile>(c_str!("pool"), module)?;
         let control = KBox::pin_init(
             miscdev::Registration::new(c_str!("blkcopy"), ControlDevice, module),
             GFP_KERNEL,
         )?;
         pr_info!("/dev/blkcopy registered (minor {})\n", control.minor());
-        Ok(Self { _control: control })
+        Ok(Self { _control: control, _debugfs: dir, _core: core })
     }
+}
+
+impl Drop for BlkCopyModule {
+    fn drop(&mut self) {
+        CORE.store(core::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+// --- C API (include/linux/blkcopy.h; exported by block/blkcopy_exports.c) ---
+
+/// See `blkcopy_copy()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `src` and `dst` are open block devices that stay open until `end_io`
+/// has been called; `end_io` may be called with `private` from process
+/// context.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_copy(
+    src: *mut bindings::block_device,
+    src_sector: u64,
+    dst: *mut bindings::block_device,
+    dst_sector: u64,
+    nr_sects: u64,
+    flags: u32,
+    end_io: bindings::blkcopy_end_io_t,
+    private: *mut c_void,
+) -> i32 {
+    let (Some(s), Some(d), Some(f)) = (NonNull::new(src), NonNull::new(dst), end_io) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: the caller keeps both devices open (function contract).
+    let (s, d) = unsafe { (Bdev::from_raw(s), Bdev::from_raw(d)) };
+    let all = bindings::BLKCOPY_OFFLOAD_ONLY | bindings::BLKCOPY_NO_OFFLOAD;
+    if flags & !all != 0 || flags == all {
+        return EINVAL.to_errno();
+    }
+    let (Some(so), Some(dof), Some(len)) =
+        (src_sector.checked_mul(512), dst_sector.checked_mul(512), nr_sects.checked_mul(512))
+    else {
+        return kernel_ext::code::eoverflow().to_errno();
+    };
+    let r = [range::CopyRange { src: so, dst: dof, len }];
+    if let Err((_, e)) = range::check_ranges(&r, &ioctl::geom(s), &ioctl::geom(d)) {
+        return ioctl::range_errno(e).to_errno();
+    }
+    match job::CopyJob::start(s, d, &r, flags, job::Notify::Callback { f, private }) {
+        Ok(_) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// See `blkcopy_register_provider()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `ops` points to an ops table that stays valid until unregistered.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_register_provider(ops: *const bindings::blkcopy_provider_ops) -> i32 {
+    match registry().register(ops) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// See `blkcopy_unregister_provider()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `ops` was registered with `blkcopy_register_provider()`.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_unregister_provider(ops: *const bindings::blkcopy_provider_ops) {
+    registry().unregister(ops);
+}
+
+/// See `blkcopy_set_reason()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `bio` is a copy-half piece handed to a provider's `submit`, not yet ended.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_set_reason(bio: *mut bindings::bio, reason: u32) {
+    // SAFETY: per the contract, a live bio of the core's bio set, which has
+    // a `BioCtx` in front; the provider owns it until it ends it.
+    unsafe { (*job::JobBio::ctx_of(bio)).reason = route::Reason::from_c(reason) };
 }

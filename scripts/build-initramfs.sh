@@ -35,7 +35,10 @@ put() {  # put <host file> <staging path>: copy the file's content once
   mkdir -p "$(dirname "$2")"; cp -L "$1" "$2"
 }
 copy_with_libs() {  # $1: absolute path of an executable
-  put "$1" "$(usr_path "$1")"
+  case $1 in
+    /usr/*|/bin/*|/sbin/*) put "$1" "$(usr_path "$1")" ;;
+    *) put "$1" "usr/bin/$(basename "$1")" ;;  # the project's own tools
+  esac
   local lib
   for lib in $(ldd "$1" 2>/dev/null | grep -o '/[^ ]*'); do
     put "$lib" "$(usr_path "$lib")"

@@ -34,9 +34,13 @@ for ((i = 2; i < ${#words[@]}; i++)); do   # [0] bindgen, [1] kernel's header
 done
 
 allow=()
-while IFS= read -r re; do
-  [[ -z $re || $re == \#* ]] && continue
-  allow+=(--allowlist-file "$re")
+while read -r kind re; do
+  [[ -z $kind || $kind == \#* ]] && continue
+  case $kind in
+    file|function|type|var) allow+=("--allowlist-$kind" "$re") ;;
+    block-type) allow+=(--blocklist-type "$re") ;;
+    *) echo "gen-bindings: bad allowlist line: $kind $re" >&2; exit 1 ;;
+  esac
 done < "$allowlist"
 
 tmp=$out.tmp

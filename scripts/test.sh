@@ -26,6 +26,11 @@ hf=$(echo "$out" | sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.
 pass=$((pass + ${hp:-0})); failed=$((failed + ${hf:-0}))
 if ((rc != 0 && ${hf:-0} == 0)); then echo "$out" | tail -20; bail "host-build"; fi
 
+step "userspace tools"
+cargo build --release --workspace -q 2>&1 | tail -20
+[[ -x target/release/blkcopy ]] || bail "tools-build"
+export GUEST_BINS="$REPO_ROOT/target/release/blkcopy $REPO_ROOT/target/release/blkcopy-uapi-check"
+
 step "test kernel"
 kdir=$(scripts/build-kernel.sh) || bail "kernel-build"
 step "modules"

@@ -9,6 +9,8 @@
 #ifndef _LINUX_BLKCOPY_H
 #define _LINUX_BLKCOPY_H
 
+#include <linux/types.h>
+
 /*
  * Copy operations, taken from values enum req_op leaves unused in 6.12: an
  * even value for the half that reads and an odd one for the half that
@@ -21,5 +23,93 @@ enum blkcopy_req_op {
 	REQ_OP_COPY_READ = 20,
 	REQ_OP_COPY_WRITE = 21,
 };
+
+struct bio;
+struct block_device;
+struct gendisk;
+
+/* --- Copy API ------------------------------------------------------------ */
+
+/* Fail with -EOPNOTSUPP rather than copy through the host. */
+#define BLKCOPY_OFFLOAD_ONLY	(1U << 0)
+/* Copy through the host without trying the device. */
+#define BLKCOPY_NO_OFFLOAD	(1U << 1)
+
+struct blkcopy_result {
+	int status;		/* 0, or a negative errno */
+	unsigned int pad;
+	__u64 bytes_copied;	/* length of the copied prefix, in bytes */
+	__u64 bytes_offloaded;	/* bytes the device copied */
+};
+
+typedef void (*blkcopy_end_io_t)(const struct blkcopy_result *res, void *private);
+
+/*
+ * blkcopy_copy() - copy @nr_sects sectors from @src to @dst, asynchronously.
+ *
+ * Offloaded to the device where a provider can pair the copy halves, copied
+ * by reads and writes through the host otherwise (unless BLKCOPY_OFFLOAD_ONLY).
+ * Sectors are relative to the devices as given (partitions included). Both
+ * devices must stay open until @end_io has been called. The page cache of
+ * either device is not touched: like bio submission, callers that mix this
+ * with buffered I/O write back and invalidate around it.
+ *
+ * Returns 0 when the copy was started; @end_io is then called exactly once,
+ * in process context. Returns a negative errno, without calling @end_io, for
+ * invalid arguments (-EINVAL: zero length, misaligned to the larger logical
+ * block size, out of range, overlapping on one disk, unknown flags) or no
+ * memory (-ENOMEM).
+ */
+int blkcopy_copy(struct block_device *src, sector_t src_sector,
+		 struct block_device *dst, sector_t dst_sector,
+		 sector_t nr_sects, unsigned int flags,
+		 blkcopy_end_io_t end_io, void *private);
+
+/* --- Provider interface (the bottom of the stack) -------------------------- */
+
+/* Why a copy half ended without copying; see Documentation/blkcopy.rst. */
+enum blkcopy_reason {
+	BLKCOPY_FALLBACK_NO_PROVIDER = 0,	/* no provider for the device */
+	BLKCOPY_FALLBACK_CROSS_DEVICE = 1,	/* provider cannot copy between the devices */
+	BLKCOPY_FALLBACK_UNPAIRED = 2,		/* part of the write half found no source */
+	BLKCOPY_FALLBACK_DEVICE_ERROR = 3,	/* the device command failed */
+	BLKCOPY_FALLBACK_DISABLED = 4,		/* the caller asked for no offload */
+	BLKCOPY_FALLBACK_LIMITS = 5,		/* beyond what the device accepts */
+	BLKCOPY_FALLBACK_NR
+};
+
+struct blkcopy_limits {
+	__u64 max_bytes;	/* per device command */
+	__u32 max_src_ranges;	/* source ranges per device command */
+	__u32 provider_id;	/* BLKCOPY_PROVIDER_* (uapi) */
+};
+
+struct blkcopy_src_range {
+	sector_t sector;	/* on the source disk (whole-disk sectors) */
+	__u32 nr_sects;
+	__u32 pad;
+};
+
+struct blkcopy_provider_ops {
+	const char *name;
+	struct module *owner;
+	/* Does the provider copy on @disk? Fill @lim if so. */
+	bool (*probe)(struct gendisk *disk, struct blkcopy_limits *lim);
+	/* Can one command of @dst's device copy from @src? */
+	bool (*can_copy)(struct gendisk *src, struct gendisk *dst);
+	/*
+	 * Copy @src (@nr_src ranges, within the probed limits, on @src_disk)
+	 * to the range of @dst_bio, a REQ_OP_COPY_WRITE piece addressed to a
+	 * whole disk the provider probed. End @dst_bio with bio_endio(): status
+	 * 0 when the device copied, BLK_STS_NOTSUPP (after
+	 * blkcopy_set_reason()) when the core should fall back.
+	 */
+	void (*submit)(struct bio *dst_bio, struct gendisk *src_disk,
+		       const struct blkcopy_src_range *src, unsigned int nr_src);
+};
+
+int blkcopy_register_provider(const struct blkcopy_provider_ops *ops);
+void blkcopy_unregister_provider(const struct blkcopy_provider_ops *ops);
+void blkcopy_set_reason(struct bio *bio, enum blkcopy_reason reason);
 
 #endif /* _LINUX_BLKCOPY_H */

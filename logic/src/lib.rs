@@ -10,5 +10,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod extent;
+pub mod pairing;
 pub mod range;
 pub mod split;

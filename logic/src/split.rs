@@ -2,7 +2,7 @@
 
 //! Splitting a copy range into pieces a device or the fallback can handle.
 
-use crate::range::CopyRange;
+use super::range::CopyRange;
 
 /// Iterator over the pieces of `range`, each at most `max` bytes, where
 /// `max` is rounded down to a multiple of `align` (and is at least `align`).

@@ -2,11 +2,25 @@
 /*
  * Headers blkcopy binds with its own bindgen step (scripts/gen-bindings.sh),
  * because the kernel crate of an unmodified 6.12 tree does not bind them.
- * Only items declared in the headers listed in rust/bindings/allowlist are
- * generated; everything else comes from the kernel crate's bindings.
+ * Only the items selected by rust/bindings/allowlist are generated;
+ * everything else comes from the kernel crate's bindings.
  */
-#include <linux/miscdevice.h>
+#include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/pagemap.h>
 
 #include "../../include/linux/blkcopy.h"
+#include "../../include/uapi/linux/blkcopy.h"
+#include "../helpers/blkcopy_helpers.h"
 
+/*
+ * Constants bindgen cannot evaluate as macros (they contain casts): these
+ * definitions exist only for bindgen, which evaluates their initialisers.
+ */
+const blk_status_t BLKCOPY_STS_NOTSUPP = BLK_STS_NOTSUPP;
+const blk_status_t BLKCOPY_STS_IOERR = BLK_STS_IOERR;
+const unsigned int BLKCOPY_REQ_OP_MASK = (__force unsigned int)REQ_OP_MASK;
+const gfp_t BLKCOPY_GFP_NOIO = GFP_NOIO;
+const unsigned int BLKCOPY_FMODE_READ = (__force unsigned int)FMODE_READ;
+const unsigned int BLKCOPY_FMODE_WRITE = (__force unsigned int)FMODE_WRITE;

@@ -7,9 +7,72 @@
  * layouts. Each helper says why it is in C.
  */
 #include <linux/blk_types.h>
+#include <linux/blkdev.h>
 #include <linux/build_bug.h>
+#include <linux/sched/signal.h>
 
 #include "../../include/linux/blkcopy.h"
+#include "../../include/uapi/linux/blkcopy.h"
+#include "blkcopy_helpers.h"
+
+/* The in-kernel flags are the uAPI's: the ioctl passes them through. */
+static_assert(BLKCOPY_OFFLOAD_ONLY == BLKCOPY_FLAG_OFFLOAD_ONLY);
+static_assert(BLKCOPY_NO_OFFLOAD == BLKCOPY_FLAG_NO_OFFLOAD);
+
+sector_t blkcopy_bdev_nr_sectors(struct block_device *bdev)
+{
+	return bdev_nr_sectors(bdev);
+}
+
+unsigned int blkcopy_bdev_logical_block_size(struct block_device *bdev)
+{
+	return bdev_logical_block_size(bdev);
+}
+
+bool blkcopy_bdev_read_only(struct block_device *bdev)
+{
+	return bdev_read_only(bdev);
+}
+
+struct block_device *blkcopy_bdev_whole(struct block_device *bdev)
+{
+	return bdev_whole(bdev);
+}
+
+u8 blkcopy_bdev_partno(struct block_device *bdev)
+{
+	return bdev_partno(bdev);
+}
+
+bool blkcopy_file_is_bdev(struct file *file)
+{
+	return S_ISBLK(file_inode(file)->i_mode);
+}
+
+bool blkcopy_file_is_swap(struct file *file)
+{
+	return IS_SWAPFILE(file->f_mapping->host);
+}
+
+bool blkcopy_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+void blkcopy_init_completion(struct completion *c)
+{
+	init_completion(c);
+}
+
+bool blkcopy_llist_add(struct llist_node *node, struct llist_head *head)
+{
+	return llist_add(node, head);
+}
+
+struct llist_node *blkcopy_llist_del_all(struct llist_head *head)
+{
+	return llist_del_all(head);
+}
 
 /*
  * Why C: the check is against the kernel's enum req_op as this kernel's

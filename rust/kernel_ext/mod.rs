@@ -12,4 +12,24 @@
 #![allow(unreachable_pub)]
 
 pub mod bindings;
+pub mod bio;
+pub mod block;
+pub mod completion;
+pub mod debugfs;
 pub mod miscdev;
+
+/// Error codes the 6.12 kernel crate does not declare.
+pub mod code {
+    use super::bindings;
+    use kernel::error::Error;
+
+    /// `EOVERFLOW`: value too large for defined data type.
+    pub fn eoverflow() -> Error {
+        Error::from_errno(-(bindings::EOVERFLOW as i32))
+    }
+
+    /// `EOPNOTSUPP`: operation not supported.
+    pub fn eopnotsupp() -> Error {
+        Error::from_errno(-(bindings::EOPNOTSUPP as i32))
+    }
+}

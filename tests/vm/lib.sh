@@ -146,3 +146,16 @@ platform_setup() {
 
 # The module under test, built into the shared source tree.
 BLKCOPY_KO=$SRC/blkcopy.ko
+load_blkcopy() {
+  grep -q '^blkcopy ' /proc/modules || insmod "$BLKCOPY_KO" || fail "insmod blkcopy"
+}
+# A numeric field of a one-line JSON object.
+json_field() { echo "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
+# A field of the debugfs stats line of a device (0 when the device has none).
+stat_field() {
+  local mm v
+  mm=$(printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")")
+  v=$(grep "^dev=$mm " /sys/kernel/debug/blkcopy/stats | grep -o " $2=[0-9]*" | cut -d= -f2)
+  echo "${v:-0}"
+}
+pool_field() { grep -o "$1=[0-9]*" /sys/kernel/debug/blkcopy/pool | cut -d= -f2; }

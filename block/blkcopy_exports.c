@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Symbol exports of blkcopy.ko.
+ *
+ * Why C: the functions are implemented in Rust (block/blkcopy_main.rs) as
+ * #[no_mangle] extern "C" functions; 6.12 has no way to export a symbol
+ * from a Rust module, so the ksymtab entries are made here with the usual
+ * macro, against the prototypes of include/linux/blkcopy.h.
+ */
+#include <linux/export.h>
+#include <linux/module.h>
+
+#include "../include/linux/blkcopy.h"
+
+EXPORT_SYMBOL_GPL(blkcopy_copy);
+EXPORT_SYMBOL_GPL(blkcopy_register_provider);
+EXPORT_SYMBOL_GPL(blkcopy_unregister_provider);
+EXPORT_SYMBOL_GPL(blkcopy_set_reason);

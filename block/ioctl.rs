@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `/dev/blkcopy` ioctls: BLKCOPY and BLKCOPY_INFO
+//! (include/uapi/linux/blkcopy.h, Documentation/blkcopy.rst).
+
+use core::mem::size_of;
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::error::Error;
+use kernel::prelude::*;
+use kernel::types::{AsBytes, FromBytes};
+use kernel::uaccess::UserSlice;
+
+use crate::job::{CopyJob, Notify, Waiter};
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::block::{Bdev, BdevFile};
+use crate::range::{check_ranges, CopyRange, DevGeom, RangeError};
+
+// SAFETY: plain integer structures without padding holes (the header pads
+// explicitly), valid for any bit pattern.
+unsafe impl FromBytes for bindings::blkcopy_args {}
+// SAFETY: as above.
+unsafe impl AsBytes for bindings::blkcopy_args {}
+// SAFETY: as above.
+unsafe impl FromBytes for bindings::blkcopy_range {}
+// SAFETY: as above.
+unsafe impl FromBytes for bindings::blkcopy_info {}
+// SAFETY: as above.
+unsafe impl AsBytes for bindings::blkcopy_info {}
+
+pub(crate) const BLKCOPY: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_args>(bindings::BLKCOPY_IOC_MAGIC, 1);
+pub(crate) const BLKCOPY_INFO: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_info>(bindings::BLKCOPY_IOC_MAGIC, 2);
+
+/// What the range checks know about a device.
+pub(crate) fn geom(b: Bdev) -> DevGeom {
+    DevGeom { size: b.size(), lbs: b.logical_block_size(), disk: b.disk() as u64, start: b.start_sect() << 9 }
+}
+
+pub(crate) fn range_errno(e: RangeError) -> Error {
+    match e {
+        RangeError::Overflow => crate::kernel_ext::code::eoverflow(),
+        RangeError::ZeroLength | RangeError::Misaligned | RangeError::OutOfRange | RangeError::Overlap => EINVAL,
+    }
+}
+
+/// BLKCOPY: copy a vector of ranges from `src_fd` to `dst_fd`.
+pub(crate) fn copy(arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) = UserSlice::new(arg, size_of::<bindings::blkcopy_args>()).reader_writer();
+    let mut a: bindings::blkcopy_args = reader.read()?;
+    let flags_all = bindings::BLKCOPY_FLAG_OFFLOAD_ONLY | bindings::BLKCOPY_FLAG_NO_OFFLOAD;
+    if a.size as usize != size_of::<bindings::blkcopy_args>()
+        || a.flags & !flags_all != 0
+        || a.flags == flags_all
+        || a.pad != 0
+        || a.reserved.iter().any(|&r| r != 0)
+        || a.nr_ranges == 0
+        || a.nr_ranges > bindings::BLKCOPY_MAX_RANGES
+    {
+        return Err(EINVAL);
+    }
+    // The same rights read(2) and write(2) would need on these files.
+    let src = BdevFile::from_fd(a.src_fd)?;
+    let dst = BdevFile::from_fd(a.dst_fd)?;
+    if !src.readable() || !dst.writable() {
+        return Err(EBADF);
+    }
+    if dst.bdev().read_only() {
+        return Err(EPERM);
+    }
+    if dst.is_swap() {
+        return Err(ETXTBSY);
+    }
+
+    let n = a.nr_ranges as usize;
+    let mut ur = UserSlice::new(a.ranges as usize, n * size_of::<bindings::blkcopy_range>()).reader();
+    let mut ranges = KVec::with_capacity(n, GFP_KERNEL)?;
+    for _ in 0..n {
+        let r: bindings::blkcopy_range = ur.read()?;
+        if r.reserved != 0 {
+            return Err(EINVAL);
+        }
+        ranges.push(CopyRange { src: r.src_offset, dst: r.dst_offset, len: r.length }, GFP_KERNEL)?;
+    }
+    let (sb, db) = (src.bdev(), dst.bdev());
+    check_ranges(&ranges, &geom(sb), &geom(db)).map_err(|(_, e)| range_errno(e))?;
+
+    // Like O_DIRECT: the device must see dirty cached source data, and the
+    // destination's cache must not keep stale data over the copy.
+    for r in ranges.iter() {
+        src.write_and_wait(r.src, r.src + r.len - 1)?;
+        dst.invalidate(r.dst, r.dst + r.len - 1)?;
+    }
+
+    let waiter = Waiter::new()?;
+    let job = CopyJob::start(sb, db, &ranges, a.flags, Notify::Waiter(waiter.clone()))?;
+    if waiter.completion().wait_killable().is_err() {
+        // A fatal signal: stop issuing I/O, wait for what is in flight (it
+        // uses our file references), then report the copied prefix.
+        job.cancel();
+        waiter.completion().wait();
+    }
+    drop(job);
+    let res = waiter.result();
+    for r in ranges.iter() {
+        let _ = dst.invalidate(r.dst, r.dst + r.len - 1);
+    }
+    a.bytes_copied = res.copied;
+    a.bytes_offloaded = res.offloaded;
+    writer.write(&a)?;
+    if res.status != 0 {
+        return Err(Error::from_errno(res.status));
+    }
+    Ok(0)
+}
+
+/// BLKCOPY_INFO: a device's copy capability, and whether a copy from it to
+/// a second device can be offloaded.
+pub(crate) fn info(arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) = UserSlice::new(arg, size_of::<bindings::blkcopy_info>()).reader_writer();
+    let mut a: bindings::blkcopy_info = reader.read()?;
+    if a.size as usize != size_of::<bindings::blkcopy_info>()
+        || a.flags != 0
+        || a.pad != 0
+        || a.reserved.iter().any(|&r| r != 0)
+    {
+        return Err(EINVAL);
+    }
+    let f = BdevFile::from_fd(a.fd)?;
+    let b = f.bdev();
+    let reg = crate::registry();
+    a.logical_block_size = b.logical_block_size();
+    a.capacity = b.size();
+    match reg.limits(b.disk()) {
+        Some(lim) => {
+            a.provider = lim.provider_id;
+            a.max_copy_bytes = lim.max_bytes;
+            a.max_ranges = lim.max_src_ranges;
+        }
+        None => {
+            a.provider = bindings::BLKCOPY_PROVIDER_NONE;
+            a.max_copy_bytes = 0;
+            a.max_ranges = 0;
+        }
+    }
+    a.pair_offload = 0;
+    a.pair_reason = bindings::BLKCOPY_REASON_NONE;
+    if a.fd2 >= 0 {
+        let f2 = BdevFile::from_fd(a.fd2)?;
+        let b2 = f2.bdev();
+        a.pair_reason = if b.logical_block_size() != b2.logical_block_size() {
+            bindings::BLKCOPY_REASON_BLOCK_SIZE
+        } else if reg.limits(b.disk()).is_none() || reg.limits(b2.disk()).is_none() {
+            bindings::BLKCOPY_REASON_NO_PROVIDER
+        } else if !reg.pair_possible(b.disk(), b2.disk()) {
+            bindings::BLKCOPY_REASON_CROSS_DEVICE
+        } else {
+            a.pair_offload = 1;
+            bindings::BLKCOPY_REASON_NONE
+        };
+    } else if a.fd2 != -1 {
+        return Err(EINVAL);
+    }
+    writer.write(&a)?;
+    Ok(0)
+}

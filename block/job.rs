@@ -1,0 +1,669 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A copy job: one or more ranges from a source to a destination device,
+//! tried as copy-bio pairs first, with an in-kernel read/write fallback for
+//! every part the pairs did not copy.
+//!
+//! A job is a state machine driven by its work item. Bio completions (in
+//! any context, interrupts included) only push the bio onto the job's
+//! lock-free completion list and queue the work; everything else happens in
+//! the work function, one step at a time:
+//!
+//! 1. `Start`: unless offload is disabled, the read halves go down the stack
+//!    (one `REQ_OP_COPY_READ` bio per segment of at most 1 GiB).
+//! 2. `ReadHalves`: once they all ended, the write halves of the segments
+//!    whose read half recorded a source go down.
+//! 3. `WriteHalves`: once they all ended, what the device copied is known.
+//! 4. `Fallback`: every byte not offloaded is copied by reads and writes
+//!    through a bounded set of buffers, chunk by chunk, pipelined.
+//! 5. The caller is notified with the status and byte counts.
+
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::new_mutex;
+use kernel::page::{Page, PAGE_SIZE};
+use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow, Mutex};
+use kernel::types::Opaque;
+use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
+
+use crate::extent::ExtentSet;
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::bio::Bio;
+use crate::kernel_ext::block::Bdev;
+use crate::kernel_ext::completion::Completion;
+use crate::pairing::Sources;
+use crate::range::CopyRange;
+use crate::route::{self, Reason};
+use crate::stats;
+
+/// Largest copy half: `bi_size` is 32 bits, and smaller halves keep the
+/// per-token state small.
+pub(crate) const HALF_MAX: u64 = 1 << 30;
+/// Source extents one token records (more pieces fall back).
+pub(crate) const TOKEN_EXTENTS: usize = 16;
+/// Fallback: bytes per chunk (one bio of order-0 pages).
+pub(crate) const FB_CHUNK: usize = 1 << 20;
+/// Fallback: chunks in flight per job (reads and writes pipelined).
+pub(crate) const FB_DEPTH: usize = 4;
+const CHUNK_PAGES: usize = FB_CHUNK / PAGE_SIZE;
+
+/// Caller-visible flags (same bits as the uAPI's).
+pub(crate) const FLAG_OFFLOAD_ONLY: u32 = bindings::BLKCOPY_FLAG_OFFLOAD_ONLY;
+pub(crate) const FLAG_NO_OFFLOAD: u32 = bindings::BLKCOPY_FLAG_NO_OFFLOAD;
+
+/// What a finished job reports.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CopyResult {
+    /// 0 or a negative errno.
+    pub(crate) status: i32,
+    /// Length of the copied prefix of the job's ranges, in bytes.
+    pub(crate) copied: u64,
+    /// Bytes the device copied.
+    pub(crate) offloaded: u64,
+}
+
+/// A process waiting for a job (the BLKCOPY ioctl).
+#[pin_data]
+pub(crate) struct Waiter {
+    #[pin]
+    done: Completion,
+    status: AtomicI32,
+    copied: AtomicU64,
+    offloaded: AtomicU64,
+}
+
+impl Waiter {
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Waiter {
+                done <- Completion::new(),
+                status: AtomicI32::new(0),
+                copied: AtomicU64::new(0),
+                offloaded: AtomicU64::new(0),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn completion(&self) -> &Completion {
+        &self.done
+    }
+
+    pub(crate) fn result(&self) -> CopyResult {
+        CopyResult {
+            status: self.status.load(Ordering::Acquire),
+            copied: self.copied.load(Ordering::Acquire),
+            offloaded: self.offloaded.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// Who is told when the job ends.
+pub(crate) enum Notify {
+    Waiter(Arc<Waiter>),
+    Callback {
+        f: unsafe extern "C" fn(*const bindings::blkcopy_result, *mut c_void),
+        private: *mut c_void,
+    },
+}
+
+// SAFETY: the C API's contract makes `private` usable from any context.
+unsafe impl Send for Notify {}
+
+/// One segment of the job: a piece of a caller's range of at most
+/// [`HALF_MAX`] bytes, copied by one pair of halves sharing one token.
+#[derive(Clone, Copy)]
+struct Seg {
+    src: u64,
+    dst: u64,
+    len: u64,
+    /// Offset of the segment in the job's logical space (the caller's
+    /// ranges, concatenated).
+    lstart: u64,
+}
+
+/// What a bio of the job is for; lives in the bio's front pad.
+#[derive(Clone, Copy)]
+pub(crate) enum IoKind {
+    /// A piece of a segment's read or write half; `off` is its offset
+    /// within the segment.
+    Half { seg: u32, off: u64, write: bool },
+    /// Fallback I/O of slot `slot`: `len` bytes at logical offset `loff`.
+    FbRead { slot: u8, loff: u64, len: u32 },
+    FbWrite { slot: u8, loff: u64, len: u32 },
+}
+
+/// Per-bio context (the bio set's front pad).
+#[repr(C)]
+pub(crate) struct BioCtx {
+    /// Link on the job's completion list; first, so a node pointer is a
+    /// context pointer.
+    node: bindings::llist_node,
+    pub(crate) job: Arc<CopyJob>,
+    pub(crate) kind: IoKind,
+    /// Why a copy half ended without copying (set by whoever ends it).
+    pub(crate) reason: Reason,
+}
+
+pub(crate) type JobBio = Bio<BioCtx>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Start,
+    ReadHalves,
+    WriteHalves,
+    Fallback,
+    Done,
+}
+
+struct Slot {
+    pages: KVec<Page>,
+    busy: bool,
+}
+
+struct State {
+    phase: Phase,
+    /// The fallback's work list and buffers have been set up.
+    planned: bool,
+    status: i32,
+    /// Logical bytes the device copied.
+    offloaded: ExtentSet<64>,
+    /// Logical bytes copied (offloaded or by the fallback).
+    copied: ExtentSet<128>,
+    /// Fallback work: uncopied logical extents, and the cursor in them.
+    todo: KVec<(u64, u64)>,
+    todo_idx: usize,
+    todo_pos: u64,
+    slots: KVec<Slot>,
+    emulated: u64,
+    /// Bytes that fell back, by reason.
+    reasons: [u64; Reason::COUNT],
+}
+
+/// A copy job.
+#[pin_data]
+pub(crate) struct CopyJob {
+    src: Bdev,
+    dst: Bdev,
+    flags: u32,
+    segs: KVec<Seg>,
+    total: u64,
+    /// Pairing state per segment (the token shared by its two halves).
+    #[pin]
+    tokens: Mutex<KVec<Sources<TOKEN_EXTENTS>>>,
+    #[pin]
+    state: Mutex<State>,
+    /// Bios that ended, waiting for the work function.
+    done: Opaque<bindings::llist_head>,
+    /// Bios allocated and not yet accounted by the work function.
+    inflight: AtomicUsize,
+    cancel: AtomicBool,
+    #[pin]
+    notify: Mutex<Option<Notify>>,
+    #[pin]
+    work: Work<CopyJob>,
+}
+
+// SAFETY: `done` is only used through the lock-free llist functions.
+unsafe impl Sync for CopyJob {}
+// SAFETY: as above; the other fields are `Send`.
+unsafe impl Send for CopyJob {}
+
+impl_has_work! {
+    impl HasWork<Self> for CopyJob { self.work }
+}
+
+impl WorkItem for CopyJob {
+    type Pointer = Arc<CopyJob>;
+
+    fn run(this: Arc<CopyJob>) {
+        this.step();
+    }
+}
+
+impl CopyJob {
+    /// Starts copying `ranges` (validated by the caller) from `src` to
+    /// `dst`. `src` and `dst` must stay open until `notify` has been told.
+    pub(crate) fn start(
+        src: Bdev,
+        dst: Bdev,
+        ranges: &[CopyRange],
+        flags: u32,
+        notify: Notify,
+    ) -> Result<Arc<CopyJob>> {
+        let mut segs = KVec::new();
+        let mut tokens = KVec::new();
+        let mut lstart = 0u64;
+        for r in ranges {
+            for p in crate::split::pieces(*r, HALF_MAX, 512) {
+                segs.push(Seg { src: p.src, dst: p.dst, len: p.len, lstart }, GFP_KERNEL)?;
+                tokens.push(Sources::new(p.len), GFP_KERNEL)?;
+                lstart += p.len;
+            }
+        }
+        let state = State {
+            phase: Phase::Start,
+            planned: false,
+            status: 0,
+            offloaded: ExtentSet::new(),
+            copied: ExtentSet::new(),
+            todo: KVec::new(),
+            todo_idx: 0,
+            todo_pos: 0,
+            slots: KVec::new(),
+            emulated: 0,
+            reasons: [0; Reason::COUNT],
+        };
+        let job = Arc::pin_init(
+            pin_init!(CopyJob {
+                src,
+                dst,
+                flags,
+                segs,
+                total: lstart,
+                tokens <- new_mutex!(tokens),
+                state <- new_mutex!(state),
+                done: Opaque::new(bindings::llist_head { first: core::ptr::null_mut() }),
+                inflight: AtomicUsize::new(0),
+                cancel: AtomicBool::new(false),
+                notify <- new_mutex!(Some(notify)),
+                work <- new_work!("CopyJob::work"),
+            }),
+            GFP_KERNEL,
+        )?;
+        stats::job_started();
+        job.kick();
+        Ok(job)
+    }
+
+    /// Asks the job to stop issuing new I/O; it ends once what is in
+    /// flight has ended (status `EINTR` unless it had finished).
+    pub(crate) fn cancel(&self) {
+        self.cancel.store(true, Ordering::Release);
+        self.kick_borrowed();
+    }
+
+    fn kick(self: &Arc<Self>) {
+        // Already queued: the queued run will see the new state.
+        let _ = crate::workqueue().enqueue(self.clone());
+    }
+
+    fn kick_borrowed(&self) {
+        // SAFETY: `self` is always inside an `Arc<CopyJob>` (jobs are only
+        // created by `start`), and the caller holds a reference.
+        let arc: Arc<CopyJob> = unsafe { ArcBorrow::from_raw(self) }.into();
+        let _ = crate::workqueue().enqueue(arc);
+    }
+
+    /// End_io of every bio of a job (any context): record and defer.
+    ///
+    /// # Safety
+    ///
+    /// `bio` is a bio of the core's bio set, allocated by a job.
+    pub(crate) unsafe extern "C" fn end_io(bio: *mut bindings::bio) {
+        // SAFETY: per the contract the bio has a live `BioCtx`, whose job
+        // reference keeps the job alive; ownership stays with the list
+        // until the work function takes it back.
+        unsafe {
+            let ctx = JobBio::ctx_of(bio);
+            let job = &(*ctx).job;
+            bindings::blkcopy_llist_add(core::ptr::addr_of_mut!((*ctx).node), job.done.get());
+            job.kick_borrowed();
+        }
+    }
+
+    fn seg_of(&self, loff: u64) -> Option<(usize, &Seg)> {
+        self.segs.iter().enumerate().find(|(_, s)| loff >= s.lstart && loff < s.lstart + s.len)
+    }
+
+    fn step(self: &Arc<Self>) {
+        let mut st = self.state.lock();
+        if st.phase == Phase::Done {
+            return;
+        }
+        // SAFETY: `done` is a valid llist head; the nodes on it are the
+        // `node` fields of `BioCtx`s of bios handed to `end_io`.
+        let mut node = unsafe { bindings::blkcopy_llist_del_all(self.done.get()) };
+        while !node.is_null() {
+            // SAFETY: as above; `next` is read before the bio is freed.
+            let (bio, next) = unsafe { (JobBio::from_ctx(node as *mut BioCtx), (*node).next) };
+            self.completed(&mut st, bio);
+            node = next;
+        }
+        self.advance(&mut st);
+    }
+
+    /// Accounts one ended bio.
+    fn completed(self: &Arc<Self>, st: &mut State, bio: JobBio) {
+        self.inflight.fetch_sub(1, Ordering::AcqRel);
+        let ok = bio.status() == 0;
+        let kind = bio.ctx().kind;
+        match kind {
+            IoKind::Half { seg, off, write } => {
+                let len = u64::from(bio.size());
+                let s = self.segs[seg as usize];
+                if !ok {
+                    let reason = if bio.status() == bindings::BLKCOPY_STS_NOTSUPP {
+                        bio.ctx().reason
+                    } else {
+                        Reason::DeviceError
+                    };
+                    // A read half that found no source and the write half
+                    // of the same bytes would count twice: count writes
+                    // only where a source had been recorded.
+                    if !write || self.tokens.lock()[seg as usize].pair(off, len).any(|p| p.src.is_some()) {
+                        st.reasons[reason as usize] += len;
+                    }
+                } else if write {
+                    let l = s.lstart + off;
+                    // An extent the set cannot hold is copied again by the
+                    // fallback: wasteful, never wrong.
+                    if st.offloaded.insert(l, len).is_ok() {
+                        let _ = st.copied.insert(l, len);
+                    }
+                }
+            }
+            IoKind::FbRead { slot, loff, len } => {
+                if !ok || self.cancel.load(Ordering::Acquire) || st.status != 0 {
+                    if !ok && st.status == 0 {
+                        st.status = EIO.to_errno();
+                    }
+                    st.slots[slot as usize].busy = false;
+                } else {
+                    // Reuse the slot's pages for the write.
+                    drop(bio);
+                    if let Err(e) = self.submit_fb(st, slot, loff, len, true) {
+                        st.status = e.to_errno();
+                        st.slots[slot as usize].busy = false;
+                    }
+                    return;
+                }
+            }
+            IoKind::FbWrite { slot, loff, len } => {
+                if ok {
+                    let _ = st.copied.insert(loff, u64::from(len));
+                    st.emulated += u64::from(len);
+                } else if st.status == 0 {
+                    st.status = EIO.to_errno();
+                }
+                st.slots[slot as usize].busy = false;
+            }
+        }
+        drop(bio);
+    }
+
+    fn advance(self: &Arc<Self>, st: &mut State) {
+        loop {
+            match st.phase {
+                Phase::Start => {
+                    if self.flags & FLAG_NO_OFFLOAD != 0 {
+                        st.reasons[Reason::Disabled as usize] += self.total;
+                        st.phase = Phase::Fallback;
+                        continue;
+                    }
+                    st.phase = Phase::ReadHalves;
+                    for i in 0..self.segs.len() {
+                        if let Err(e) = self.submit_half(st, i, false) {
+                            st.status = e.to_errno();
+                            break;
+                        }
+                    }
+                    return self.maybe_next();
+                }
+                Phase::ReadHalves => {
+                    if self.busy() {
+                        return;
+                    }
+                    st.phase = Phase::WriteHalves;
+                    let cancelled = self.cancel.load(Ordering::Acquire);
+                    for i in 0..self.segs.len() {
+                        if st.status != 0 || cancelled {
+                            break;
+                        }
+                        let has_src = self.tokens.lock()[i].recorded() > 0;
+                        if has_src {
+                            if let Err(e) = self.submit_half(st, i, true) {
+                                st.status = e.to_errno();
+                            }
+                        }
+                    }
+                    return self.maybe_next();
+                }
+                Phase::WriteHalves => {
+                    if self.busy() {
+                        return;
+                    }
+                    st.phase = Phase::Fallback;
+                }
+                Phase::Fallback => {
+                    if !st.planned {
+                        st.planned = true;
+                        if let Err(e) = self.plan_fallback(st) {
+                            st.status = e.to_errno();
+                        }
+                    }
+                    if st.status == 0 && !self.cancel.load(Ordering::Acquire) {
+                        if let Err(e) = self.fill_slots(st) {
+                            st.status = e.to_errno();
+                        }
+                    }
+                    let work_left = st.todo_idx < st.todo.len();
+                    let stopping = st.status != 0 || self.cancel.load(Ordering::Acquire);
+                    if !self.busy() && (!work_left || stopping) {
+                        st.phase = Phase::Done;
+                        continue;
+                    }
+                    return;
+                }
+                Phase::Done => {
+                    self.finish(st);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After submitting halves: if they all ended synchronously, go on.
+    fn maybe_next(self: &Arc<Self>) {
+        if !self.busy() {
+            // Their completions are on the list; the queued run takes them.
+            self.kick();
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.inflight.load(Ordering::Acquire) != 0
+    }
+
+    /// Allocates a bio of this job; it counts as in flight until the work
+    /// function has accounted its end.
+    pub(crate) fn alloc_bio(
+        self: &Arc<Self>,
+        bdev: Bdev,
+        nr_vecs: u16,
+        op: u32,
+        sector: u64,
+        kind: IoKind,
+        reason: Reason,
+    ) -> Result<JobBio> {
+        let ctx = BioCtx {
+            node: bindings::llist_node { next: core::ptr::null_mut() },
+            job: self.clone(),
+            kind,
+            reason,
+        };
+        let bio = crate::bioset().alloc(bdev, nr_vecs, op, sector, Self::end_io, ctx, bindings::BLKCOPY_GFP_NOIO)?;
+        self.inflight.fetch_add(1, Ordering::AcqRel);
+        Ok(bio)
+    }
+
+    /// Sends segment `i`'s read or write half down the stack.
+    fn submit_half(self: &Arc<Self>, st: &mut State, i: usize, write: bool) -> Result {
+        let s = self.segs[i];
+        let (bdev, pos, op) = if write {
+            (self.dst, s.dst, bindings::blkcopy_req_op_REQ_OP_COPY_WRITE)
+        } else {
+            (self.src, s.src, bindings::blkcopy_req_op_REQ_OP_COPY_READ)
+        };
+        let _ = st;
+        let mut bio = self.alloc_bio(bdev, 0, op, pos >> 9, IoKind::Half { seg: i as u32, off: 0, write }, Reason::NoProvider)?;
+        bio.set_size(s.len as u32);
+        route::submit_half(bio);
+        Ok(())
+    }
+
+    /// Records where a read-half piece's data lives (called by the router
+    /// at the bottom of the stack). `pos` is a byte offset on `disk`.
+    pub(crate) fn record_source(&self, seg: u32, off: u64, len: u64, disk: u64, pos: u64) -> bool {
+        self.tokens.lock()[seg as usize].record(off, len, disk, pos).is_ok()
+    }
+
+    /// The recorded sources of a write-half piece.
+    pub(crate) fn with_sources<R>(&self, seg: u32, f: impl FnOnce(&Sources<TOKEN_EXTENTS>) -> R) -> R {
+        f(&self.tokens.lock()[seg as usize])
+    }
+
+    /// Computes the fallback's work list and takes its buffers.
+    fn plan_fallback(&self, st: &mut State) -> Result {
+        let gaps: KVec<(u64, u64)> = {
+            let mut v = KVec::new();
+            for g in st.copied.gaps(self.total) {
+                v.push(g, GFP_KERNEL)?;
+            }
+            v
+        };
+        st.todo = gaps;
+        st.todo_idx = 0;
+        st.todo_pos = 0;
+        if st.todo.is_empty() {
+            return Ok(());
+        }
+        if self.flags & FLAG_OFFLOAD_ONLY != 0 {
+            st.todo = KVec::new();
+            return Err(crate::kernel_ext::code::eopnotsupp());
+        }
+        let want = FB_DEPTH.min(st.todo.iter().map(|g| g.1).sum::<u64>().div_ceil(FB_CHUNK as u64) as usize);
+        for i in 0..want {
+            // The pool bounds the memory of all jobs together; every job
+            // gets at least one buffer so that it makes progress.
+            if i > 0 && !stats::pool_reserve(CHUNK_PAGES) {
+                break;
+            } else if i == 0 {
+                stats::pool_force(CHUNK_PAGES);
+            }
+            let mut pages = KVec::with_capacity(CHUNK_PAGES, GFP_KERNEL)?;
+            for _ in 0..CHUNK_PAGES {
+                match Page::alloc_page(GFP_KERNEL) {
+                    Ok(p) => pages.push(p, GFP_KERNEL)?,
+                    Err(_) => {
+                        stats::pool_release(CHUNK_PAGES);
+                        if st.slots.is_empty() {
+                            return Err(ENOMEM);
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+            st.slots.push(Slot { pages, busy: false }, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// Starts reads into every idle buffer while work remains.
+    fn fill_slots(self: &Arc<Self>, st: &mut State) -> Result {
+        for slot in 0..st.slots.len() {
+            if st.slots[slot].busy {
+                continue;
+            }
+            let Some((loff, len)) = self.next_chunk(st) else { break };
+            st.slots[slot].busy = true;
+            if let Err(e) = self.submit_fb(st, slot as u8, loff, len, false) {
+                st.slots[slot].busy = false;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next chunk of fallback work: within one segment, at most
+    /// [`FB_CHUNK`] bytes.
+    fn next_chunk(&self, st: &mut State) -> Option<(u64, u32)> {
+        while st.todo_idx < st.todo.len() {
+            let (gstart, glen) = st.todo[st.todo_idx];
+            if st.todo_pos >= glen {
+                st.todo_idx += 1;
+                st.todo_pos = 0;
+                continue;
+            }
+            let loff = gstart + st.todo_pos;
+            let (_, seg) = self.seg_of(loff)?;
+            let seg_left = seg.lstart + seg.len - loff;
+            let len = (glen - st.todo_pos).min(seg_left).min(FB_CHUNK as u64);
+            st.todo_pos += len;
+            return Some((loff, len as u32));
+        }
+        None
+    }
+
+    fn submit_fb(self: &Arc<Self>, st: &mut State, slot: u8, loff: u64, len: u32, write: bool) -> Result {
+        let (_, seg) = self.seg_of(loff).ok_or(EINVAL)?;
+        let within = loff - seg.lstart;
+        let (bdev, pos, op, kind) = if write {
+            (self.dst, seg.dst + within, bindings::req_op_REQ_OP_WRITE, IoKind::FbWrite { slot, loff, len })
+        } else {
+            (self.src, seg.src + within, bindings::req_op_REQ_OP_READ, IoKind::FbRead { slot, loff, len })
+        };
+        let npages = (len as usize).div_ceil(PAGE_SIZE);
+        let mut bio = self.alloc_bio(bdev, npages as u16, op, pos >> 9, kind, Reason::NoProvider)?;
+        let mut left = len as usize;
+        for page in st.slots[slot as usize].pages.iter().take(npages) {
+            let n = left.min(PAGE_SIZE);
+            if let Err(e) = bio.add_page(page, n as u32, 0) {
+                // Never submitted: account it as ended here.
+                drop(bio);
+                self.inflight.fetch_sub(1, Ordering::AcqRel);
+                return Err(e);
+            }
+            left -= n;
+        }
+        bio.submit();
+        Ok(())
+    }
+
+    fn finish(&self, st: &mut State) {
+        let n = st.slots.len();
+        st.slots = KVec::new();
+        stats::pool_release(n * CHUNK_PAGES);
+        let copied = st.copied.prefix();
+        let mut status = st.status;
+        if status == 0 && copied < self.total {
+            status = if self.cancel.load(Ordering::Acquire) { EINTR.to_errno() } else { EIO.to_errno() };
+        }
+        let res = CopyResult { status, copied, offloaded: st.offloaded.total() };
+        stats::job_finished(self.src, self.dst, &res, st.emulated, &st.reasons);
+        let notify = self.notify.lock().take();
+        match notify {
+            Some(Notify::Waiter(w)) => {
+                w.status.store(res.status, Ordering::Release);
+                w.copied.store(res.copied, Ordering::Release);
+                w.offloaded.store(res.offloaded, Ordering::Release);
+                w.completion().complete();
+            }
+            Some(Notify::Callback { f, private }) => {
+                let r = bindings::blkcopy_result {
+                    status: res.status,
+                    bytes_copied: res.copied,
+                    bytes_offloaded: res.offloaded,
+                    ..Default::default()
+                };
+                // SAFETY: the C API caller's callback, called once, in
+                // process context, with a result that lives for the call.
+                unsafe { f(&r, private) };
+            }
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Routing of copy halves, and the providers at the bottom of the stack.
+//!
+//! Copy halves are never given to `submit_bio()`: 6.12's block layer would
+//! refuse the unknown operation, and no driver that does not understand
+//! copies may see one. Instead [`submit_half`] walks the stack itself:
+//!
+//! - a partition is remapped to its whole disk, as the block layer does;
+//! - a disk that a registered provider claims takes the half: a read-half
+//!   piece records where its data lives in the copy's token, a write-half
+//!   piece is paired with the recorded sources and, where the provider can
+//!   copy between the two disks, handed to the provider as one device
+//!   command;
+//! - anything else ends with `BLK_STS_NOTSUPP` and a [`Reason`], and the job
+//!   copies that part through the host.
+
+use core::ptr::NonNull;
+
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+
+use crate::job::{IoKind, JobBio};
+use crate::kernel_ext::bindings;
+
+/// Why part of a copy was not offloaded (`enum blkcopy_reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Reason {
+    NoProvider = 0,
+    CrossDevice = 1,
+    Unpaired = 2,
+    DeviceError = 3,
+    Disabled = 4,
+    Limits = 5,
+}
+
+impl Reason {
+    pub(crate) const COUNT: usize = 6;
+    pub(crate) const ALL: [Reason; Self::COUNT] = [
+        Reason::NoProvider,
+        Reason::CrossDevice,
+        Reason::Unpaired,
+        Reason::DeviceError,
+        Reason::Disabled,
+        Reason::Limits,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Reason::NoProvider => "no_provider",
+            Reason::CrossDevice => "cross_device",
+            Reason::Unpaired => "unpaired",
+            Reason::DeviceError => "device_error",
+            Reason::Disabled => "disabled",
+            Reason::Limits => "limits",
+        }
+    }
+
+    pub(crate) fn from_c(r: u32) -> Reason {
+        Self::ALL.get(r as usize).copied().unwrap_or(Reason::DeviceError)
+    }
+}
+
+/// A registered provider.
+#[derive(Clone, Copy)]
+struct Provider(NonNull<bindings::blkcopy_provider_ops>);
+
+// SAFETY: the ops table is immutable and lives until unregistered, which
+// takes the registry lock every user holds while using it.
+unsafe impl Send for Provider {}
+
+impl Provider {
+    fn ops(&self) -> &bindings::blkcopy_provider_ops {
+        // SAFETY: see the `Send` impl: valid while registered, and callers
+        // hold the registry lock.
+        unsafe { self.0.as_ref() }
+    }
+
+    fn probe(&self, disk: *mut bindings::gendisk) -> Option<bindings::blkcopy_limits> {
+        let mut lim = bindings::blkcopy_limits::default();
+        let probe = self.ops().probe?;
+        // SAFETY: `disk` is live (it belongs to an open device of a job).
+        unsafe { probe(disk, &mut lim) }.then_some(lim)
+    }
+
+    fn can_copy(&self, src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
+        match self.ops().can_copy {
+            // SAFETY: both disks are live (devices of a running job).
+            Some(f) => unsafe { f(src, dst) },
+            None => false,
+        }
+    }
+}
+
+/// Most providers registered at once.
+const MAX_PROVIDERS: usize = 8;
+
+/// The registered providers.
+struct Providers([Option<Provider>; MAX_PROVIDERS]);
+
+impl Providers {
+    fn iter(&self) -> impl Iterator<Item = &Provider> {
+        self.0.iter().flatten()
+    }
+}
+
+/// The providers, guarded by one lock that is held while a provider is
+/// called, so that unregistering waits for calls in progress.
+#[pin_data]
+pub(crate) struct Registry {
+    #[pin]
+    providers: Mutex<Providers>,
+}
+
+impl Registry {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Registry { providers <- new_mutex!(Providers([None; MAX_PROVIDERS])) })
+    }
+
+    pub(crate) fn register(&self, ops: *const bindings::blkcopy_provider_ops) -> Result {
+        let p = Provider(NonNull::new(ops as *mut _).ok_or(EINVAL)?);
+        if p.ops().submit.is_none() || p.ops().probe.is_none() {
+            return Err(EINVAL);
+        }
+        let mut v = self.providers.lock();
+        if v.iter().any(|q| q.0 == p.0) {
+            return Err(EEXIST);
+        }
+        let free = v.0.iter_mut().find(|s| s.is_none()).ok_or(ENOSPC)?;
+        *free = Some(p);
+        Ok(())
+    }
+
+    /// Removes a provider; returns once no call into it is in progress.
+    pub(crate) fn unregister(&self, ops: *const bindings::blkcopy_provider_ops) {
+        let mut v = self.providers.lock();
+        for s in v.0.iter_mut() {
+            if matches!(s, Some(q) if q.0.as_ptr() as *const _ == ops) {
+                *s = None;
+            }
+        }
+    }
+
+    /// The provider claiming `disk`, with its limits, for the BLKCOPY_INFO
+    /// ioctl.
+    pub(crate) fn limits(&self, disk: *mut bindings::gendisk) -> Option<bindings::blkcopy_limits> {
+        self.providers.lock().iter().find_map(|p| p.probe(disk))
+    }
+
+    /// Whether a provider can copy from `src` to `dst` in one command.
+    pub(crate) fn pair_possible(&self, src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
+        self.providers.lock().iter().any(|p| p.probe(dst).is_some() && p.can_copy(src, dst))
+    }
+}
+
+fn end_notsupp(mut bio: JobBio, reason: Reason) {
+    bio.ctx_mut().reason = reason;
+    bio.end(bindings::BLKCOPY_STS_NOTSUPP);
+}
+
+/// Carves the first `bytes` of a copy-half piece off into a new piece.
+fn split_front(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
+    let IoKind::Half { seg, off, write } = bio.ctx().kind else {
+        return Err(EINVAL);
+    };
+    let job = bio.ctx().job.clone();
+    let mut front = job.alloc_bio(bio.bdev(), 0, bio.op(), bio.sector(), bio.ctx().kind, bio.ctx().reason)?;
+    front.set_size(bytes);
+    bio.set_sector(bio.sector() + u64::from(bytes >> 9));
+    bio.set_size(bio.size() - bytes);
+    bio.ctx_mut().kind = IoKind::Half { seg, off: off + u64::from(bytes), write };
+    Ok(front)
+}
+
+/// Sends a copy half (or a piece of one) down the stack.
+pub(crate) fn submit_half(mut bio: JobBio) {
+    let bdev = bio.bdev();
+    if bdev.is_partition() {
+        bio.set_sector(bio.sector() + bdev.start_sect());
+        bio.set_bdev(bdev.whole());
+    }
+    let disk = bio.bdev().disk();
+    let reg = crate::registry();
+    let providers = reg.providers.lock();
+    let Some((p, lim)) = providers.iter().find_map(|p| p.probe(disk).map(|l| (*p, l))) else {
+        drop(providers);
+        return end_notsupp(bio, Reason::NoProvider);
+    };
+    let IoKind::Half { seg, off, write } = bio.ctx().kind else {
+        drop(providers);
+        return end_notsupp(bio, Reason::Unpaired);
+    };
+    if !write {
+        // Read half at the bottom: record where this part of the source is.
+        let job = bio.ctx().job.clone();
+        let ok = job.record_source(seg, off, u64::from(bio.size()), disk as u64, bio.sector() << 9);
+        drop(providers);
+        if ok {
+            bio.end(0);
+        } else {
+            end_notsupp(bio, Reason::Unpaired);
+        }
+        return;
+    }
+    pair_write(bio, p, lim, seg, off, disk);
+    drop(providers);
+}
+
+/// Write half at the bottom: pair each part with its recorded source and
+/// hand what the provider can copy to it, one device command per piece.
+fn pair_write(
+    bio: JobBio,
+    p: Provider,
+    lim: bindings::blkcopy_limits,
+    seg: u32,
+    off: u64,
+    disk: *mut bindings::gendisk,
+) {
+    let job = bio.ctx().job.clone();
+    let max_bytes = lim.max_bytes.clamp(512, u64::from(u32::MAX) & !511);
+    let max_ranges = (lim.max_src_ranges as usize).clamp(1, MAX_CMD_RANGES);
+    let mut pos = off;
+    let mut rest = Some(bio);
+    while let Some(mut cur) = rest.take() {
+        let left = u64::from(cur.size());
+        // The next command: as many paired segments as the limits allow,
+        // all from one source disk; or the unpaired run at its start.
+        let mut srcs: [bindings::blkcopy_src_range; MAX_CMD_RANGES] =
+            core::array::from_fn(|_| bindings::blkcopy_src_range::default());
+        let (mut n, mut len, mut src_disk, mut unpaired) = (0usize, 0u64, 0u64, false);
+        job.with_sources(seg, |sources| {
+            for s in sources.pair(pos, left.min(max_bytes)) {
+                match s.src {
+                    None if n == 0 => {
+                        unpaired = true;
+                        len = s.len;
+                        break;
+                    }
+                    None => break,
+                    Some((d, spos)) => {
+                        if n > 0 && (d != src_disk || n == max_ranges) {
+                            break;
+                        }
+                        src_disk = d;
+                        srcs[n] = bindings::blkcopy_src_range {
+                            sector: spos >> 9,
+                            nr_sects: (s.len >> 9) as u32,
+                            pad: 0,
+                        };
+                        n += 1;
+                        len += s.len;
+                    }
+                }
+            }
+        });
+        if len == 0 {
+            // Nothing recorded reaches this far (cannot happen for a valid
+            // token); do not loop.
+            return end_notsupp(cur, Reason::Unpaired);
+        }
+        let cmd = if len < left {
+            match split_front(&mut cur, len as u32) {
+                Ok(front) => {
+                    rest = Some(cur);
+                    front
+                }
+                // No memory to split: the rest falls back.
+                Err(_) => return end_notsupp(cur, Reason::Limits),
+            }
+        } else {
+            cur
+        };
+        pos += len;
+        if unpaired {
+            end_notsupp(cmd, Reason::Unpaired);
+        } else if !p.can_copy(src_disk as *mut bindings::gendisk, disk) {
+            end_notsupp(cmd, Reason::CrossDevice);
+        } else if let Some(submit) = p.ops().submit {
+            // SAFETY: `cmd` is a write-half piece on a disk `p` probed, and
+            // `srcs[..n]` lie on `src_disk` within the probed limits; the
+            // provider ends the bio exactly once, which hands it back to
+            // the job through its end_io.
+            unsafe { submit(cmd.into_raw(), src_disk as *mut bindings::gendisk, srcs.as_ptr(), n as u32) };
+        }
+    }
+}
+
+/// Most source ranges the core puts in one provider command.
+const MAX_CMD_RANGES: usize = 128;

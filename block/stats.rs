@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Statistics: per block device (in debugfs `blkcopy/stats`) and for the
+//! fallback's buffer pool (`blkcopy/pool`). See Documentation/blkcopy.rst.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+
+use crate::job::CopyResult;
+use crate::kernel_ext::block::Bdev;
+use crate::kernel_ext::debugfs::{Show, Text};
+use crate::route::Reason;
+
+/// Pages the fallback may hold for all jobs together (beyond the one
+/// buffer every job gets to make progress): 32 MiB.
+pub(crate) const POOL_LIMIT_PAGES: usize = 8192;
+
+static POOL_IN_USE: AtomicUsize = AtomicUsize::new(0);
+static POOL_PEAK: AtomicUsize = AtomicUsize::new(0);
+static JOBS_ACTIVE: AtomicUsize = AtomicUsize::new(0);
+static JOBS_TOTAL: AtomicUsize = AtomicUsize::new(0);
+
+fn note_peak(now: usize) {
+    POOL_PEAK.fetch_max(now, Ordering::AcqRel);
+}
+
+/// Reserves `pages` from the pool if that stays within the limit.
+pub(crate) fn pool_reserve(pages: usize) -> bool {
+    let mut cur = POOL_IN_USE.load(Ordering::Acquire);
+    loop {
+        if cur + pages > POOL_LIMIT_PAGES {
+            return false;
+        }
+        match POOL_IN_USE.compare_exchange(cur, cur + pages, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                note_peak(cur + pages);
+                return true;
+            }
+            Err(c) => cur = c,
+        }
+    }
+}
+
+/// Takes `pages` regardless of the limit (a job's first buffer).
+pub(crate) fn pool_force(pages: usize) {
+    note_peak(POOL_IN_USE.fetch_add(pages, Ordering::AcqRel) + pages);
+}
+
+pub(crate) fn pool_release(pages: usize) {
+    POOL_IN_USE.fetch_sub(pages, Ordering::AcqRel);
+}
+
+pub(crate) fn job_started() {
+    JOBS_ACTIVE.fetch_add(1, Ordering::AcqRel);
+    JOBS_TOTAL.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Counters of one block device (as the caller named it: a partition
+/// counts separately from its disk).
+pub(crate) struct DevStats {
+    dev: u32,
+    name: [u8; 40],
+    name_len: usize,
+    copies: u64,
+    failures: u64,
+    bytes_offloaded: u64,
+    bytes_emulated: u64,
+    fallback: [u64; Reason::COUNT],
+}
+
+/// All devices that took part in a copy since the module was loaded.
+#[pin_data]
+pub(crate) struct Registry {
+    #[pin]
+    devs: Mutex<KVec<DevStats>>,
+}
+
+impl Registry {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Registry { devs <- new_mutex!(KVec::new()) })
+    }
+
+    fn account(&self, bdev: Bdev, res: &CopyResult, emulated: u64, reasons: &[u64; Reason::COUNT]) {
+        let mut devs = self.devs.lock();
+        let i = match devs.iter().position(|d| d.dev == bdev.dev()) {
+            Some(i) => i,
+            None => {
+                let mut name = [0u8; 40];
+                let name_len = bdev.name(&mut name).len();
+                let d = DevStats {
+                    dev: bdev.dev(),
+                    name,
+                    name_len,
+                    copies: 0,
+                    failures: 0,
+                    bytes_offloaded: 0,
+                    bytes_emulated: 0,
+                    fallback: [0; Reason::COUNT],
+                };
+                if devs.push(d, GFP_KERNEL).is_err() {
+                    // No memory for a new entry: this copy goes uncounted.
+                    return;
+                }
+                devs.len() - 1
+            }
+        };
+        let d = &mut devs[i];
+        d.copies += 1;
+        if res.status != 0 {
+            d.failures += 1;
+        }
+        d.bytes_offloaded += res.offloaded;
+        d.bytes_emulated += emulated;
+        for (a, b) in d.fallback.iter_mut().zip(reasons.iter()) {
+            *a += b;
+        }
+    }
+}
+
+/// Accounts a finished job on its source and destination devices.
+pub(crate) fn job_finished(src: Bdev, dst: Bdev, res: &CopyResult, emulated: u64, reasons: &[u64; Reason::COUNT]) {
+    let reg = crate::stats_registry();
+    reg.account(dst, res, emulated, reasons);
+    if src.dev() != dst.dev() {
+        reg.account(src, res, emulated, reasons);
+    }
+    JOBS_ACTIVE.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// debugfs `blkcopy/stats`: one line per device, `key=value` fields.
+pub(crate) struct StatsFile;
+
+impl Show for StatsFile {
+    fn show(out: &mut Text) -> core::fmt::Result {
+        let devs = crate::stats_registry().devs.lock();
+        for d in devs.iter() {
+            let name = core::str::from_utf8(&d.name[..d.name_len]).unwrap_or("?");
+            write!(
+                out,
+                "dev={}:{} name={} copies={} failures={} bytes_offloaded={} bytes_emulated={}",
+                d.dev >> 20,
+                d.dev & 0xfffff,
+                name,
+                d.copies,
+                d.failures,
+                d.bytes_offloaded,
+                d.bytes_emulated
+            )?;
+            for r in Reason::ALL {
+                write!(out, " fallback_{}={}", r.name(), d.fallback[r as usize])?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+}
+
+/// debugfs `blkcopy/pool`: the fallback's buffer pool and job counts.
+pub(crate) struct PoolFile;
+
+impl Show for PoolFile {
+    fn show(out: &mut Text) -> core::fmt::Result {
+        writeln!(
+            out,
+            "pages_in_use={} pages_peak={} pages_limit={} jobs_active={} jobs_total={}",
+            POOL_IN_USE.load(Ordering::Acquire),
+            POOL_PEAK.load(Ordering::Acquire),
+            POOL_LIMIT_PAGES,
+            JOBS_ACTIVE.load(Ordering::Acquire),
+            JOBS_TOTAL.load(Ordering::Acquire)
+        )
+    }
+}

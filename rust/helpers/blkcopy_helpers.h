@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers of blkcopy's modules, callable from Rust. Each exists because
+ * Rust cannot reach the thing it wraps: a static inline function or a
+ * macro. (Constants bindgen cannot evaluate are in bindings_helper.h.)
+ */
+#ifndef _BLKCOPY_HELPERS_H
+#define _BLKCOPY_HELPERS_H
+
+#include <linux/blk_types.h>
+#include <linux/fs.h>
+#include <linux/llist.h>
+#include <linux/completion.h>
+
+/* Static inline block device accessors (include/linux/blkdev.h). */
+sector_t blkcopy_bdev_nr_sectors(struct block_device *bdev);
+unsigned int blkcopy_bdev_logical_block_size(struct block_device *bdev);
+bool blkcopy_bdev_read_only(struct block_device *bdev);
+struct block_device *blkcopy_bdev_whole(struct block_device *bdev);
+u8 blkcopy_bdev_partno(struct block_device *bdev);
+
+/* S_ISBLK(file_inode(file)->i_mode), and IS_SWAPFILE on it. */
+bool blkcopy_file_is_bdev(struct file *file);
+bool blkcopy_file_is_swap(struct file *file);
+
+/* fatal_signal_pending(current). */
+bool blkcopy_fatal_signal_pending(void);
+
+/* init_completion() is a static inline. */
+void blkcopy_init_completion(struct completion *c);
+
+/* llist_add() and llist_del_all() are static inlines. */
+bool blkcopy_llist_add(struct llist_node *node, struct llist_head *head);
+struct llist_node *blkcopy_llist_del_all(struct llist_head *head);
+
+#endif /* _BLKCOPY_HELPERS_H */

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Block devices as blkcopy uses them: opened through a file descriptor
+//! ([`BdevFile`]) or borrowed from a caller ([`Bdev`]).
+
+use core::ptr::NonNull;
+
+use kernel::error::{code::*, Result};
+
+use super::bindings;
+
+/// A block device. Copyable handle; whoever creates one guarantees the
+/// device stays open (and so the `block_device` valid) while it is used.
+///
+/// # Invariants
+///
+/// `ptr` points to a live `struct block_device` for the handle's lifetime
+/// of use, as guaranteed by the creator (see [`Bdev::from_raw`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Bdev {
+    ptr: NonNull<bindings::block_device>,
+}
+
+// SAFETY: a `block_device` may be used from any thread; the handle only
+// reads immutable identity fields and calls thread-safe accessors.
+unsafe impl Send for Bdev {}
+// SAFETY: as above.
+unsafe impl Sync for Bdev {}
+
+impl Bdev {
+    /// Wraps a raw block device pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a block device that stays open for as long as
+    /// the returned handle (or any copy of it) is used.
+    pub unsafe fn from_raw(ptr: NonNull<bindings::block_device>) -> Self {
+        Self { ptr }
+    }
+
+    /// The raw pointer, for FFI.
+    pub fn as_ptr(&self) -> *mut bindings::block_device {
+        self.ptr.as_ptr()
+    }
+
+    /// Size in 512-byte sectors.
+    pub fn nr_sectors(&self) -> u64 {
+        // SAFETY: by the type invariant the device is live.
+        unsafe { bindings::blkcopy_bdev_nr_sectors(self.as_ptr()) }
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.nr_sectors() << 9
+    }
+
+    /// Logical block size in bytes.
+    pub fn logical_block_size(&self) -> u32 {
+        // SAFETY: by the type invariant the device is live.
+        unsafe { bindings::blkcopy_bdev_logical_block_size(self.as_ptr()) }
+    }
+
+    /// Whether the device is read-only (itself or its disk).
+    pub fn read_only(&self) -> bool {
+        // SAFETY: by the type invariant the device is live.
+        unsafe { bindings::blkcopy_bdev_read_only(self.as_ptr()) }
+    }
+
+    /// The whole-disk device this one is part of (itself if not a partition).
+    pub fn whole(&self) -> Bdev {
+        // SAFETY: by the type invariant the device is live; its disk's
+        // `part0` lives at least as long as any of its partitions.
+        let p = unsafe { bindings::blkcopy_bdev_whole(self.as_ptr()) };
+        // `part0` of a live disk is never null.
+        Bdev { ptr: NonNull::new(p).unwrap_or(self.ptr) }
+    }
+
+    /// Partition number (0 for a whole disk).
+    pub fn partno(&self) -> u8 {
+        // SAFETY: by the type invariant the device is live.
+        unsafe { bindings::blkcopy_bdev_partno(self.as_ptr()) }
+    }
+
+    /// Whether this is a partition.
+    pub fn is_partition(&self) -> bool {
+        self.partno() != 0
+    }
+
+    /// First sector of the device on its whole disk (0 for a whole disk).
+    pub fn start_sect(&self) -> u64 {
+        // SAFETY: by the type invariant the device is live; `bd_start_sect`
+        // does not change while it is open.
+        unsafe { (*self.as_ptr()).bd_start_sect }
+    }
+
+    /// The `gendisk` the device belongs to.
+    pub fn disk(&self) -> *mut bindings::gendisk {
+        // SAFETY: by the type invariant the device is live; `bd_disk` is
+        // set at creation and never changes.
+        unsafe { (*self.as_ptr()).bd_disk }
+    }
+
+    /// Device number.
+    pub fn dev(&self) -> u32 {
+        // SAFETY: by the type invariant the device is live; `bd_dev` is
+        // immutable.
+        unsafe { (*self.as_ptr()).bd_dev }
+    }
+
+    /// Writes the device's name (as in /dev, e.g. `nvme0n1p2`, `sda1`) into
+    /// `buf`, returning the used part.
+    pub fn name<'b>(&self, buf: &'b mut [u8; 40]) -> &'b [u8] {
+        // SAFETY: `disk()` is live (type invariant); `disk_name` is a
+        // NUL-terminated array fixed at disk creation.
+        let dn = unsafe { &(*self.disk()).disk_name };
+        let mut n = 0;
+        for &c in dn.iter().take_while(|&&c| c != 0) {
+            if n < buf.len() {
+                buf[n] = c as u8;
+                n += 1;
+            }
+        }
+        let part = self.partno();
+        if part != 0 {
+            if n > 0 && buf[n - 1].is_ascii_digit() && n < buf.len() {
+                buf[n] = b'p';
+                n += 1;
+            }
+            let mut digits = [0u8; 3];
+            let mut d = 0;
+            let mut v = part;
+            loop {
+                digits[d] = b'0' + v % 10;
+                d += 1;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            while d > 0 && n < buf.len() {
+                d -= 1;
+                buf[n] = digits[d];
+                n += 1;
+            }
+        }
+        &buf[..n]
+    }
+}
+
+/// A block device opened by user space, taken from a file descriptor. Holds
+/// a reference on the file (and so keeps the device open) until dropped.
+///
+/// # Invariants
+///
+/// `file` holds a reference obtained by `fget` and is a block device file.
+pub struct BdevFile {
+    file: NonNull<bindings::file>,
+}
+
+impl BdevFile {
+    /// Takes the block device open as `fd` in the calling process.
+    /// `EBADF` if `fd` is not open, `ENOTBLK` if it is not a block device.
+    pub fn from_fd(fd: i32) -> Result<Self> {
+        let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+        // SAFETY: `fget` takes any number and returns a new reference or null.
+        let file = NonNull::new(unsafe { bindings::fget(fd) }).ok_or(EBADF)?;
+        // SAFETY: `file` is a valid file we hold a reference on.
+        if !unsafe { bindings::blkcopy_file_is_bdev(file.as_ptr()) } {
+            // SAFETY: drops the reference `fget` gave us.
+            unsafe { bindings::fput(file.as_ptr()) };
+            return Err(ENOTBLK);
+        }
+        Ok(Self { file })
+    }
+
+    fn mode(&self) -> u32 {
+        // SAFETY: by the type invariant the file is live; `f_mode` is fixed
+        // at open.
+        unsafe { (*self.file.as_ptr()).f_mode }
+    }
+
+    /// Whether the file was opened for reading.
+    pub fn readable(&self) -> bool {
+        self.mode() & bindings::BLKCOPY_FMODE_READ != 0
+    }
+
+    /// Whether the file was opened for writing.
+    pub fn writable(&self) -> bool {
+        self.mode() & bindings::BLKCOPY_FMODE_WRITE != 0
+    }
+
+    /// Whether the device is in use as swap.
+    pub fn is_swap(&self) -> bool {
+        // SAFETY: by the type invariant the file is a live block device file.
+        unsafe { bindings::blkcopy_file_is_swap(self.file.as_ptr()) }
+    }
+
+    /// The block device.
+    pub fn bdev(&self) -> Bdev {
+        // SAFETY: by the type invariant this is a block device file, for
+        // which `file_bdev` returns its (live, open) device.
+        let p = unsafe { bindings::file_bdev(self.file.as_ptr()) };
+        // SAFETY: the device stays open while we hold the file reference;
+        // users of the handle must not outlive this `BdevFile` (documented).
+        unsafe { Bdev::from_raw(NonNull::new(p).unwrap_or(NonNull::dangling())) }
+    }
+
+    /// Writes back dirty page cache of bytes `[start, end]` of the device.
+    pub fn write_and_wait(&self, start: u64, end: u64) -> Result {
+        // SAFETY: the file is live; `f_mapping` is its page cache.
+        let ret = unsafe {
+            bindings::filemap_write_and_wait_range(
+                (*self.file.as_ptr()).f_mapping,
+                start as i64,
+                end as i64,
+            )
+        };
+        kernel::error::to_result(ret)
+    }
+
+    /// Drops (after writing back) the page cache of bytes `[start, end]`, so
+    /// that later reads see what the device holds.
+    pub fn invalidate(&self, start: u64, end: u64) -> Result {
+        self.write_and_wait(start, end)?;
+        let shift = kernel::page::PAGE_SHIFT;
+        // SAFETY: the file is live; `f_mapping` is its page cache.
+        let ret = unsafe {
+            bindings::invalidate_inode_pages2_range(
+                (*self.file.as_ptr()).f_mapping,
+                (start >> shift) as usize,
+                (end >> shift) as usize,
+            )
+        };
+        kernel::error::to_result(ret)
+    }
+}
+
+impl Drop for BdevFile {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we hold a reference from `fget`.
+        unsafe { bindings::fput(self.file.as_ptr()) };
+    }
+}

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Read-only debugfs files whose text is generated at read time.
+
+use core::fmt;
+use core::ptr::null_mut;
+
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
+use kernel::error::{code::*, Result};
+use kernel::str::CStr;
+use kernel::ThisModule;
+
+use super::bindings;
+
+/// Text sink for [`Show::show`].
+pub struct Text(KVec<u8>);
+
+impl fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes(), GFP_KERNEL).map_err(|_| fmt::Error)
+    }
+}
+
+/// What a debugfs file shows.
+pub trait Show: 'static {
+    /// Writes the file's contents.
+    fn show(out: &mut Text) -> fmt::Result;
+}
+
+/// A debugfs directory (removed with everything in it on drop).
+pub struct Dir {
+    dentry: *mut bindings::dentry,
+    fops: KVec<KBox<bindings::file_operations>>,
+}
+
+// SAFETY: dentries are reference-managed by debugfs; the fops boxes are
+// only read by the VFS.
+unsafe impl Send for Dir {}
+// SAFETY: as above.
+unsafe impl Sync for Dir {}
+
+impl Dir {
+    /// Creates `/sys/kernel/debug/<name>`. Without debugfs the directory
+    /// and its files silently do not exist (as debugfs intends).
+    pub fn new(name: &'static CStr) -> Self {
+        // SAFETY: `name` is NUL-terminated and static; a null parent means
+        // the debugfs root.
+        let dentry = unsafe { bindings::debugfs_create_dir(name.as_char_ptr(), null_mut()) };
+        Dir { dentry, fops: KVec::new() }
+    }
+
+    /// Adds a read-only file showing `T`.
+    pub fn add<T: Show>(&mut self, name: &'static CStr, module: &'static ThisModule) -> Result {
+        let fops = KBox::new(
+            bindings::file_operations {
+                owner: module.as_ptr(),
+                read: Some(read::<T>),
+                llseek: Some(bindings::default_llseek),
+                ..Default::default()
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `name` is static; `fops` stays alive (owned by `self`)
+        // until `drop` removes the file, and debugfs' proxy keeps readers
+        // from running after removal.
+        unsafe {
+            bindings::debugfs_create_file(name.as_char_ptr(), 0o444, self.dentry, null_mut(), &*fops);
+        }
+        self.fops.push(fops, GFP_KERNEL).map_err(|_| ENOMEM)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        // SAFETY: removes the directory and its files, waiting for readers.
+        unsafe { bindings::debugfs_remove(self.dentry) };
+    }
+}
+
+unsafe extern "C" fn read<T: Show>(
+    _file: *mut bindings::file,
+    buf: *mut kernel::ffi::c_char,
+    count: usize,
+    ppos: *mut bindings::loff_t,
+) -> isize {
+    let mut text = Text(KVec::new());
+    if T::show(&mut text).is_err() {
+        return ENOMEM.to_errno() as isize;
+    }
+    // SAFETY: `buf`, `count` and `ppos` come from the VFS read path;
+    // `simple_read_from_buffer` copies at most `count` bytes to user space.
+    unsafe {
+        bindings::simple_read_from_buffer(
+            buf as *mut core::ffi::c_void,
+            count,
+            ppos,
+            text.0.as_ptr() as *const core::ffi::c_void,
+            text.0.len(),
+        )
+    }
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Runs every bad input of the BLKCOPY and BLKCOPY_INFO ioctls that the
+//! uAPI documents and checks the errno each gets. Used by the VM test
+//! tests/vm/cases/120-uapi-errors.sh, which also checks that none of them
+//! changed a byte of the destination.
+//!
+//! usage: blkcopy-uapi-check SRC DST SRC4K PART_SMALL FILE
+//!   SRC, DST   two 512-byte-block devices (DST gets the failed copies)
+//!   SRC4K      a 4096-byte-block device
+//!   PART_SMALL a partition of DST's disk, at most 64 MiB
+//!   FILE       a regular file
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+
+use blkcopy_uapi::*;
+
+fn errno_name(e: i32) -> &'static str {
+    match e {
+        0 => "OK",
+        libc::EINVAL => "EINVAL",
+        libc::EBADF => "EBADF",
+        libc::ENOTBLK => "ENOTBLK",
+        libc::EPERM => "EPERM",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::EFAULT => "EFAULT",
+        libc::ENOTTY => "ENOTTY",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ETXTBSY => "ETXTBSY",
+        _ => "other",
+    }
+}
+
+fn raw(ctl: &File, cmd: u64, arg: *mut libc::c_void) -> i32 {
+    // SAFETY: the kernel validates every pointer it is given; the tests
+    // pass bad ones on purpose and the kernel must answer EFAULT.
+    let r = unsafe { libc::ioctl(ctl.as_raw_fd(), cmd as _, arg) };
+    if r < 0 {
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+    } else {
+        0
+    }
+}
+
+fn copy_with(ctl: &File, mut a: Args, ranges: &mut [Range]) -> i32 {
+    if a.ranges == 0 && !ranges.is_empty() {
+        a.ranges = ranges.as_mut_ptr() as u64;
+    }
+    raw(ctl, BLKCOPY, &mut a as *mut Args as *mut _)
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.len() != 6 {
+        eprintln!("usage: blkcopy-uapi-check SRC DST SRC4K PART_SMALL FILE");
+        std::process::exit(2);
+    }
+    let open = |p: &str, w: bool, r: bool| OpenOptions::new().read(r).write(w).open(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let ctl = open("/dev/blkcopy", true, true);
+    let src = open(&argv[1], false, true);
+    let dst = open(&argv[2], true, true);
+    let src_wo = open(&argv[1], true, false);
+    let dst_ro = open(&argv[2], false, true);
+    let src4k = open(&argv[3], false, true);
+    let part = open(&argv[4], true, true);
+    let file = open(&argv[5], true, true);
+    let rd = {
+        let mut p = [0i32; 2];
+        // SAFETY: `p` has room for the two descriptors.
+        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        p[0]
+    };
+    let good = |s: i32, d: i32| Args {
+        size: std::mem::size_of::<Args>() as u32,
+        src_fd: s,
+        dst_fd: d,
+        nr_ranges: 1,
+        ..Default::default()
+    };
+    let (s, d) = (src.as_raw_fd(), dst.as_raw_fd());
+    let r1 = || [Range { src_offset: 0, dst_offset: 1 << 20, length: 1 << 20, reserved: 0 }];
+    let part_size = {
+        let mut sz = 0u64;
+        const BLKGETSIZE64: u64 = (2u64 << 30) | (8 << 16) | (0x12 << 8) | 114;
+        // SAFETY: writes one u64.
+        unsafe { libc::ioctl(part.as_raw_fd(), BLKGETSIZE64 as _, &mut sz as *mut u64) };
+        sz
+    };
+
+    let mut fails = 0;
+    let mut check = |name: &str, got: i32, want: i32| {
+        let ok = got == want;
+        println!("{} {name}: {} (want {})", if ok { "ok" } else { "FAIL" }, errno_name(got), errno_name(want));
+        if !ok {
+            fails += 1;
+        }
+    };
+
+    // Header fields.
+    check("size zero", copy_with(&ctl, Args { size: 0, ..good(s, d) }, &mut r1()), libc::EINVAL);
+    check("size larger", copy_with(&ctl, Args { size: 4096, ..good(s, d) }, &mut r1()), libc::EINVAL);
+    check("unknown flag", copy_with(&ctl, Args { flags: 1 << 7, ..good(s, d) }, &mut r1()), libc::EINVAL);
+    check(
+        "offload-only with no-offload",
+        copy_with(&ctl, Args { flags: FLAG_OFFLOAD_ONLY | FLAG_NO_OFFLOAD, ..good(s, d) }, &mut r1()),
+        libc::EINVAL,
+    );
+    check("pad nonzero", copy_with(&ctl, Args { pad: 1, ..good(s, d) }, &mut r1()), libc::EINVAL);
+    check("reserved nonzero", copy_with(&ctl, Args { reserved: [0, 0, 7, 0], ..good(s, d) }, &mut r1()), libc::EINVAL);
+    check("no ranges", copy_with(&ctl, Args { nr_ranges: 0, ..good(s, d) }, &mut r1()), libc::EINVAL);
+    let mut many = vec![Range::default(); MAX_RANGES + 1];
+    check("too many ranges", copy_with(&ctl, Args { nr_ranges: (MAX_RANGES + 1) as u32, ..good(s, d) }, &mut many), libc::EINVAL);
+    let mut rr = r1();
+    rr[0].reserved = 1;
+    check("range reserved nonzero", copy_with(&ctl, good(s, d), &mut rr), libc::EINVAL);
+
+    // Descriptors.
+    check("source fd not open", copy_with(&ctl, good(1000, d), &mut r1()), libc::EBADF);
+    check("destination fd negative", copy_with(&ctl, good(s, -1), &mut r1()), libc::EBADF);
+    check("source is a regular file", copy_with(&ctl, good(file.as_raw_fd(), d), &mut r1()), libc::ENOTBLK);
+    check("destination is a regular file", copy_with(&ctl, good(s, file.as_raw_fd()), &mut r1()), libc::ENOTBLK);
+    check("source is a pipe", copy_with(&ctl, good(rd, d), &mut r1()), libc::ENOTBLK);
+    check("source opened write-only", copy_with(&ctl, good(src_wo.as_raw_fd(), d), &mut r1()), libc::EBADF);
+    check("destination opened read-only", copy_with(&ctl, good(s, dst_ro.as_raw_fd()), &mut r1()), libc::EBADF);
+    // BLKROSET on the destination, then back.
+    {
+        const BLKROSET: u64 = (0x12 << 8) | 93;
+        let mut one: libc::c_int = 1;
+        // SAFETY: BLKROSET reads an int.
+        assert_eq!(unsafe { libc::ioctl(d, BLKROSET as _, &mut one as *mut libc::c_int) }, 0);
+        check("destination read-only device", copy_with(&ctl, good(s, d), &mut r1()), libc::EPERM);
+        let mut zero: libc::c_int = 0;
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::ioctl(d, BLKROSET as _, &mut zero as *mut libc::c_int) }, 0);
+    }
+
+    // Ranges.
+    let rg = |so: u64, d_: u64, l: u64| [Range { src_offset: so, dst_offset: d_, length: l, reserved: 0 }];
+    check("zero length", copy_with(&ctl, good(s, d), &mut rg(0, 1 << 20, 0)), libc::EINVAL);
+    check("misaligned offset", copy_with(&ctl, good(s, d), &mut rg(100, 1 << 20, 4096)), libc::EINVAL);
+    check("misaligned length", copy_with(&ctl, good(s, d), &mut rg(0, 1 << 20, 1000)), libc::EINVAL);
+    let s4 = src4k.as_raw_fd();
+    check(
+        "aligned to 512 but not to the larger 4096",
+        copy_with(&ctl, good(s4, d), &mut rg(0, (1 << 20) + 512, 4096)),
+        libc::EINVAL,
+    );
+    check("offset + length overflows", copy_with(&ctl, good(s, d), &mut rg(u64::MAX - 511, 1 << 20, 1024)), libc::EOVERFLOW);
+    check("beyond the end of the source", copy_with(&ctl, good(s, d), &mut rg(u64::MAX / 2 & !511, 1 << 20, 512)), libc::EINVAL);
+    check(
+        "beyond the end of a partition",
+        copy_with(&ctl, good(s, part.as_raw_fd()), &mut rg(0, part_size - 4096, 8192)),
+        libc::EINVAL,
+    );
+    check("overlap on one device", copy_with(&ctl, good(d, d), &mut rg(1 << 20, (1 << 20) + 4096, 65536)), libc::EINVAL);
+    let mut cross = [
+        Range { src_offset: 0, dst_offset: 8 << 20, length: 1 << 20, reserved: 0 },
+        Range { src_offset: 8 << 20, dst_offset: 16 << 20, length: 1 << 20, reserved: 0 },
+    ];
+    check(
+        "a destination overlaps another range's source",
+        copy_with(&ctl, Args { nr_ranges: 2, ..good(d, d) }, &mut cross),
+        libc::EINVAL,
+    );
+    check("ranges pointer invalid", copy_with(&ctl, Args { ranges: 8, ..good(s, d) }, &mut []), libc::EFAULT);
+    check("args pointer invalid", raw(&ctl, BLKCOPY, 8 as *mut _), libc::EFAULT);
+    check("unknown ioctl", raw(&ctl, BLKCOPY + 0x100, std::ptr::null_mut()), libc::ENOTTY);
+
+    // BLKCOPY_INFO.
+    let info = |fd: i32, fd2: i32, f: u32| {
+        let mut i = Info { size: std::mem::size_of::<Info>() as u32, fd, fd2, flags: f, ..Default::default() };
+        raw(&ctl, BLKCOPY_INFO, &mut i as *mut Info as *mut _)
+    };
+    check("info ok", info(s, d, 0), 0);
+    check("info flags nonzero", info(s, -1, 1), libc::EINVAL);
+    check("info fd2 bad", info(s, -2, 0), libc::EINVAL);
+    check("info of a regular file", info(file.as_raw_fd(), -1, 0), libc::ENOTBLK);
+    check("info of a closed fd", info(1000, -1, 0), libc::EBADF);
+
+    println!("{fails} failed");
+    std::process::exit(if fails == 0 { 0 } else { 1 });
+}
