@@ -305,14 +305,17 @@ impl CopyJob {
     /// `bio` is a bio of the core's bio set, allocated by a job.
     pub(crate) unsafe extern "C" fn end_io(bio: *mut bindings::bio) {
         // SAFETY: per the contract the bio has a live `BioCtx`, whose job
-        // reference keeps the job alive; ownership stays with the list
-        // until the work function takes it back.
-        unsafe {
+        // reference keeps the job alive until the node is on the list; the
+        // work function may take and free the bio as soon as it is, so the
+        // job is referenced separately for the kick. Ownership of the bio
+        // stays with the list until the work function takes it back.
+        let job = unsafe {
             let ctx = JobBio::ctx_of(bio);
-            let job = &(*ctx).job;
+            let job = (*ctx).job.clone();
             bindings::blkcopy_llist_add(core::ptr::addr_of_mut!((*ctx).node), job.done.get());
-            job.kick_borrowed();
-        }
+            job
+        };
+        job.kick();
     }
 
     fn seg_of(&self, loff: u64) -> Option<(usize, &Seg)> {

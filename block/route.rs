@@ -219,7 +219,8 @@ fn pair_write(
     disk: *mut bindings::gendisk,
 ) {
     let job = bio.ctx().job.clone();
-    let max_bytes = lim.max_bytes.clamp(512, u64::from(u32::MAX) & !511);
+    let max_bytes = lim.max_bytes.clamp(512, crate::job::HALF_MAX);
+    let max_range = lim.max_range_bytes.clamp(512, max_bytes) & !511;
     let max_ranges = (lim.max_src_ranges as usize).clamp(1, MAX_CMD_RANGES);
     let mut pos = off;
     let mut rest = Some(bio);
@@ -240,17 +241,27 @@ fn pair_write(
                     }
                     None => break,
                     Some((d, spos)) => {
-                        if n > 0 && (d != src_disk || n == max_ranges) {
+                        if n > 0 && d != src_disk {
                             break;
                         }
                         src_disk = d;
-                        srcs[n] = bindings::blkcopy_src_range {
-                            sector: spos >> 9,
-                            nr_sects: (s.len >> 9) as u32,
-                            pad: 0,
-                        };
-                        n += 1;
-                        len += s.len;
+                        // A source extent longer than a range may be is
+                        // several ranges of one command.
+                        let mut done = 0;
+                        while done < s.len && n < max_ranges {
+                            let l = (s.len - done).min(max_range);
+                            srcs[n] = bindings::blkcopy_src_range {
+                                sector: (spos + done) >> 9,
+                                nr_sects: (l >> 9) as u32,
+                                pad: 0,
+                            };
+                            n += 1;
+                            done += l;
+                        }
+                        len += done;
+                        if done < s.len || n == max_ranges {
+                            break;
+                        }
                     }
                 }
             }

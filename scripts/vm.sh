@@ -15,7 +15,7 @@ rm -f "$run"/{console.log,dmesg.txt,nvme-trace.log,qmp.sock}
 
 # Disks on the host side: sparse images, created once per run directory.
 img() { [[ -f $run/$1.img ]] || truncate -s "$2" "$run/$1.img"; }
-img nvme-a 2G; img nvme-b 2G; img nvme-4k 1G; img scsi-hd 2G
+img nvme-a 2G; img nvme-b 2G; img nvme-4k 1G; img nvme-small 256M; img nvme-mp 512M; img scsi-hd 2G
 
 # Use KVM only where it can work: /dev/kvm is present on hosts whose CPU
 # has no vmx/svm, and a KVM guest there hangs with no output.
@@ -38,6 +38,17 @@ nvme_ns() {  # nvme_ns <image> <nsid> <lbs> <mssrl> <mcl> <msrc>
 nvme_ns nvme-a 1 512 16384 65536 127
 nvme_ns nvme-b 2 512 16384 65536 127
 nvme_ns nvme-4k 3 4096 2048 8192 127
+# Tiny limits (4 KiB per range, 32 KiB and 4 ranges per command): splitting.
+nvme_ns nvme-small 4 512 8 64 3
+# A second controller in an NVMe subsystem: its namespace is reached through
+# a multipath head node (CONFIG_NVME_MULTIPATH=y).
+nvme+=(-device nvme-subsys,id=subsys0,nqn=blkcopy-subsys
+       -device nvme,serial=blkcopy-nvme1,id=nvme1,subsys=subsys0)
+nvme+=(-drive "file=$run/nvme-mp.img,if=none,id=nvme-mp,format=raw,cache=writeback"
+       -device "nvme-ns,drive=nvme-mp,bus=nvme1,nsid=1,mssrl=16384,mcl=65536,msrc=127")
+
+# QEMU trace events: the device-side record of NVMe Copy commands.
+printf '%s\n' 'pci_nvme_copy*' 'pci_nvme_err_copy*' > "$run/trace-events"
 
 initrd=$run/initramfs.cpio
 # Extra guest binaries (the project's userspace tools) come from $GUEST_BINS.
@@ -57,7 +68,7 @@ timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
   -device virtio-scsi-pci,id=scsi0 \
   -drive "file=$run/scsi-hd.img,if=none,id=scsi-hd,format=raw,cache=writeback" \
   -device scsi-hd,drive=scsi-hd,bus=scsi0.0,serial=blkcopy-scsi-hd \
-  -trace "enable=pci_nvme_copy*,file=$run/nvme-trace.log" \
+  -trace "events=$run/trace-events,file=$run/nvme-trace.log" \
   </dev/null 2>&1 | tee "$run/console.log"
 rc=${PIPESTATUS[0]}
 set -e

@@ -80,6 +80,7 @@ enum blkcopy_reason {
 
 struct blkcopy_limits {
 	__u64 max_bytes;	/* per device command */
+	__u64 max_range_bytes;	/* per source range */
 	__u32 max_src_ranges;	/* source ranges per device command */
 	__u32 provider_id;	/* BLKCOPY_PROVIDER_* (uapi) */
 };

@@ -5,6 +5,7 @@
  * Only the items selected by rust/bindings/allowlist are generated;
  * everything else comes from the kernel crate's bindings.
  */
+#include <linux/blkdev.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -13,6 +14,7 @@
 #include "../../include/linux/blkcopy.h"
 #include "../../include/uapi/linux/blkcopy.h"
 #include "../helpers/blkcopy_helpers.h"
+#include "../../nvme/blkcopy_nvme_shim.h"
 
 /*
  * Constants bindgen cannot evaluate as macros (they contain casts): these

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C helpers linked into blkcopy.ko.
+ * C helpers linked into blkcopy.ko, and exported (GPL) for blkcopy's other
+ * modules, whose Rust code shares rust/kernel_ext with the core.
  *
  * Only what Rust cannot do belongs here: build-time checks against the
  * kernel's C definitions, static inline functions and private structure
@@ -9,7 +10,7 @@
 #include <linux/blk_types.h>
 #include <linux/blkdev.h>
 #include <linux/build_bug.h>
-#include <linux/sched/signal.h>
+#include <linux/export.h>
 
 #include "../../include/linux/blkcopy.h"
 #include "../../include/uapi/linux/blkcopy.h"
@@ -23,56 +24,61 @@ sector_t blkcopy_bdev_nr_sectors(struct block_device *bdev)
 {
 	return bdev_nr_sectors(bdev);
 }
+EXPORT_SYMBOL_GPL(blkcopy_bdev_nr_sectors);
 
 unsigned int blkcopy_bdev_logical_block_size(struct block_device *bdev)
 {
 	return bdev_logical_block_size(bdev);
 }
+EXPORT_SYMBOL_GPL(blkcopy_bdev_logical_block_size);
 
 bool blkcopy_bdev_read_only(struct block_device *bdev)
 {
 	return bdev_read_only(bdev);
 }
+EXPORT_SYMBOL_GPL(blkcopy_bdev_read_only);
 
 struct block_device *blkcopy_bdev_whole(struct block_device *bdev)
 {
 	return bdev_whole(bdev);
 }
+EXPORT_SYMBOL_GPL(blkcopy_bdev_whole);
 
 u8 blkcopy_bdev_partno(struct block_device *bdev)
 {
 	return bdev_partno(bdev);
 }
+EXPORT_SYMBOL_GPL(blkcopy_bdev_partno);
 
 bool blkcopy_file_is_bdev(struct file *file)
 {
 	return S_ISBLK(file_inode(file)->i_mode);
 }
+EXPORT_SYMBOL_GPL(blkcopy_file_is_bdev);
 
 bool blkcopy_file_is_swap(struct file *file)
 {
 	return IS_SWAPFILE(file->f_mapping->host);
 }
-
-bool blkcopy_fatal_signal_pending(void)
-{
-	return fatal_signal_pending(current);
-}
+EXPORT_SYMBOL_GPL(blkcopy_file_is_swap);
 
 void blkcopy_init_completion(struct completion *c)
 {
 	init_completion(c);
 }
+EXPORT_SYMBOL_GPL(blkcopy_init_completion);
 
 bool blkcopy_llist_add(struct llist_node *node, struct llist_head *head)
 {
 	return llist_add(node, head);
 }
+EXPORT_SYMBOL_GPL(blkcopy_llist_add);
 
 struct llist_node *blkcopy_llist_del_all(struct llist_head *head)
 {
 	return llist_del_all(head);
 }
+EXPORT_SYMBOL_GPL(blkcopy_llist_del_all);
 
 /*
  * Why C: the check is against the kernel's enum req_op as this kernel's

@@ -23,9 +23,6 @@ u8 blkcopy_bdev_partno(struct block_device *bdev);
 bool blkcopy_file_is_bdev(struct file *file);
 bool blkcopy_file_is_swap(struct file *file);
 
-/* fatal_signal_pending(current). */
-bool blkcopy_fatal_signal_pending(void);
-
 /* init_completion() is a static inline. */
 void blkcopy_init_completion(struct completion *c);
 

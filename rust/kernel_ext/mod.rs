@@ -10,6 +10,8 @@
 // module crate the directory is a private module, which makes them
 // unreachable from outside that crate by construction.
 #![allow(unreachable_pub)]
+// Each module uses the part of this library it needs.
+#![allow(dead_code)]
 
 pub mod bindings;
 pub mod bio;

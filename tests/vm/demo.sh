@@ -9,6 +9,7 @@ printf 'blkcopy module loaded, control node %s (misc %s)\n\n' /dev/blkcopy "$(ca
 printf '%-8s %-10s %9s %6s  %s\n' ROLE DEVICE SIZE LBS "COPY CAPABILITY (device-reported)"
 oncs=$(nvme id-ctrl /dev/role/nvme-ctrl | awk '/^oncs/ {print $3}')
 for r in $ROLES; do
+  [[ $r == nvme-mp ]] && continue
   d=$(role "$r"); cap=
   case $r in
     nvme-*)
@@ -30,5 +31,33 @@ for r in $ROLES; do
   esac
   printf '%-8s %-10s %8sM %6s  %s\n' "$r" "$(basename "$d")" $(($(size_bytes "$d") >> 20)) "$(lbs "$d")" "$cap"
 done
+
+printf '\n== copies with the blkcopy CLI ==\n'
+demo_copy() {  # src-role dst-role len dst-offset [flags]
+  local s d mark
+  s=$(role "$1"); d=$(role "$2")
+  fill_random "$s" 0 "$3"
+  mark=$(trace_mark)
+  printf '\n$ blkcopy copy %s %s --length %s --dst-offset %s %s   # %s -> %s\n' "$s" "$d" "$3" "$4" "${5:-}" "$1" "$2"
+  blkcopy copy "$s" "$d" --length "$3" --dst-offset "$4" ${5:-} --no-progress
+  if [[ $(digest "$s" 0 "$3") == "$(digest "$d" "$4" "$3")" ]]; then
+    echo "  sha256 of source and destination ranges: equal"
+  else
+    echo "  sha256 of source and destination ranges: DIFFERENT"
+  fi
+  echo "  QEMU trace: $(trace_copies "$mark") NVMe Copy commands, $(trace_since "$mark" | grep -c '^pci_nvme_copy_source_range') source ranges"
+}
+insmod "$BLKCOPY_NVME_KO"
+printf '\n$ blkcopy info %s %s\n' "$(role nvme-a)" "$(role nvme-a)"
+blkcopy info "$(role nvme-a)" "$(role nvme-a)"
+demo_copy nvme-a nvme-a $((256 << 20)) $((1 << 30))
+demo_copy nvme-a nvme-a $((256 << 20)) $((1 << 30)) --no-offload
+demo_copy nvme-a nvme-b $((64 << 20)) $((1 << 30))
+demo_copy lio-a lio-b $((64 << 20)) $((128 << 20))
+printf '\n$ blkcopy stats\n'
+blkcopy stats
+printf '\n$ cat /sys/kernel/debug/blkcopy_nvme/namespaces\n'
+cat /sys/kernel/debug/blkcopy_nvme/namespaces
 echo
+rmmod blkcopy_nvme
 rmmod blkcopy

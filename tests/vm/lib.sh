@@ -3,6 +3,9 @@
 #
 #   nvme-a, nvme-b   NVMe namespaces 1 and 2 (512-byte LBAs, Copy-capable)
 #   nvme-4k          NVMe namespace 3 (4096-byte LBAs, Copy-capable)
+#   nvme-small       NVMe namespace 4 (tiny Copy limits: mssrl 8, mcl 64, msrc 3)
+#   nvme-mp          NVMe multipath head node (namespace of a 2nd controller
+#                    in an NVMe subsystem)
 #   scsi-hd          QEMU scsi-hd on virtio-scsi (no EXTENDED COPY, 3PC=0)
 #   lio-a, lio-b     LIO fileio LUNs on one tcm_loop nexus (512-byte blocks)
 #   lio-4k           LIO fileio LUN on the same nexus (4096-byte blocks)
@@ -14,7 +17,7 @@
 SRC=/host/src
 RUN=/host/run
 NVME_TRACE=$RUN/nvme-trace.log
-ROLES="nvme-a nvme-b nvme-4k scsi-hd lio-a lio-b lio-4k"
+ROLES="nvme-a nvme-b nvme-4k nvme-small nvme-mp scsi-hd lio-a lio-b lio-4k"
 LIO_SERIAL_lio_a=b1c0c0de000a
 LIO_SERIAL_lio_b=b1c0c0de000b
 LIO_SERIAL_lio_4k=b1c0c0de0004
@@ -60,7 +63,7 @@ trace_mark() { if [[ -f $NVME_TRACE ]]; then wc -l < "$NVME_TRACE"; else echo 0;
 trace_since() { tail -n +"$(($1 + 1))" "$NVME_TRACE" 2>/dev/null; }
 
 # Kernel log lines that fail a run.
-KERNEL_BAD_RE='WARNING:|BUG:|Oops|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|general protection fault|Kernel panic|kmemleak|refcount_t:|list_(add|del) corruption'
+KERNEL_BAD_RE='WARNING:|BUG:|Oops|Call Trace:|nobody cared|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|general protection fault|Kernel panic|kmemleak|refcount_t:|list_(add|del) corruption'
 
 # --- platform setup (run once by guest.sh) ----------------------------
 
@@ -98,9 +101,13 @@ discover_roles() {
   for b in /sys/block/nvme*n*; do
     [[ -e $b ]] || continue
     n=$(basename "$b")
+    if [[ $(readlink -f "$b/device") == */nvme-subsys* ]]; then
+      ln -sf "/dev/$n" /dev/role/nvme-mp
+      continue
+    fi
     serial=$(tr -d ' ' < "$b/device/serial"); nsid=$(cat "$b/nsid")
     [[ $serial == blkcopy-nvme0 ]] || continue
-    case $nsid in 1) r=nvme-a ;; 2) r=nvme-b ;; 3) r=nvme-4k ;; *) continue ;; esac
+    case $nsid in 1) r=nvme-a ;; 2) r=nvme-b ;; 3) r=nvme-4k ;; 4) r=nvme-small ;; *) continue ;; esac
     ln -sf "/dev/$n" "/dev/role/$r"
     ln -sf "/dev/$(basename "$(readlink -f "$b/device")")" /dev/role/nvme-ctrl
   done
@@ -146,9 +153,17 @@ platform_setup() {
 
 # The module under test, built into the shared source tree.
 BLKCOPY_KO=$SRC/blkcopy.ko
+BLKCOPY_NVME_KO=$SRC/blkcopy_nvme.ko
 load_blkcopy() {
   grep -q '^blkcopy ' /proc/modules || insmod "$BLKCOPY_KO" || fail "insmod blkcopy"
 }
+load_nvme_provider() {
+  load_blkcopy
+  grep -q '^blkcopy_nvme ' /proc/modules || insmod "$BLKCOPY_NVME_KO" || fail "insmod blkcopy_nvme"
+}
+unload_providers() { rmmod blkcopy_nvme 2>/dev/null; true; }
+# Copy commands, source ranges and copied blocks QEMU traced since a mark.
+trace_copies() { trace_since "$1" | grep -c '^pci_nvme_copy cid'; }
 # A numeric field of a one-line JSON object.
 json_field() { echo "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
 # A field of the debugfs stats line of a device (0 when the device has none).

@@ -9,6 +9,8 @@ check() {  # role size-bytes logical-block-size
 check nvme-a $((2 << 30)) 512
 check nvme-b $((2 << 30)) 512
 check nvme-4k $((1 << 30)) 4096
+check nvme-small $((256 << 20)) 512
+check nvme-mp $((512 << 20)) 512
 check scsi-hd $((2 << 30)) 512
 check lio-a $((512 << 20)) 512
 check lio-b $((512 << 20)) 512

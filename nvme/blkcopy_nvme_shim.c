@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C shim of the blkcopy NVMe provider.
+ *
+ * Why C: the NVMe host driver keeps its namespace and request structures in
+ * a private header (drivers/nvme/host/nvme.h, in the kernel build tree, not
+ * in installed headers), and 6.12 exports no interface to send an NVMe
+ * command asynchronously from another module. These functions depend on
+ * that private layout, as of 6.12:
+ *
+ * - struct nvme_ns: ->ctrl, ->queue, ->disk, ->head (ns_id, lba_shift);
+ *   a namespace disk's ->private_data is its struct nvme_ns;
+ * - struct nvme_ctrl: ->admin_q, and ->device, the parent of every
+ *   namespace disk, of class "nvme" (a multipath head's parent is the
+ *   subsystem device, class "nvme-subsystem", so heads are not claimed);
+ * - struct nvme_request (the request's PDU, nvme_req()): ->status.
+ *
+ * They use the exported nvme_init_request() and nvme_submit_sync_cmd().
+ */
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/device.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "nvme.h"	/* drivers/nvme/host/nvme.h of the kernel build */
+
+#include "blkcopy_nvme_shim.h"
+
+struct nvme_ns *blkcopy_nvme_ns(struct gendisk *disk)
+{
+	struct device *parent = disk_to_dev(disk)->parent;
+
+	if (!parent || !parent->class || strcmp(parent->class->name, "nvme"))
+		return NULL;
+	return disk->private_data;
+}
+
+u32 blkcopy_nvme_nsid(struct nvme_ns *ns)
+{
+	return ns->head->ns_id;
+}
+
+u32 blkcopy_nvme_lba_shift(struct nvme_ns *ns)
+{
+	return ns->head->lba_shift;
+}
+
+/* Identify Controller (@ctrl) or Identify Namespace into @buf (4096 bytes,
+ * from kmalloc). Synchronous: process context only. */
+int blkcopy_nvme_identify(struct nvme_ns *ns, bool ctrl, void *buf)
+{
+	struct nvme_command c = { };
+
+	c.identify.opcode = nvme_admin_identify;
+	c.identify.nsid = cpu_to_le32(ctrl ? 0 : ns->head->ns_id);
+	c.identify.cns = ctrl ? NVME_ID_CNS_CTRL : NVME_ID_CNS_NS;
+	return nvme_submit_sync_cmd(ns->ctrl->admin_q, &c, buf,
+				    NVME_IDENTIFY_DATA_SIZE);
+}
+
+/*
+ * Fault injection for tests: the next N Copy commands carry source range
+ * descriptor format Fh, which a controller rejects (Invalid Field), so
+ * that the core's handling of a failed device command can be tested
+ * against a real device error.
+ */
+static unsigned int inject_invalid_format;
+module_param(inject_invalid_format, uint, 0644);
+MODULE_PARM_DESC(inject_invalid_format,
+		 "send the next N Copy commands with an invalid descriptor format (testing)");
+
+struct blkcopy_nvme_cmd {
+	blkcopy_nvme_done_t done;
+	void *ctx;
+};
+
+static enum rq_end_io_ret blkcopy_nvme_end_io(struct request *rq,
+					      blk_status_t err)
+{
+	struct blkcopy_nvme_cmd *cmd = rq->end_io_data;
+
+	cmd->done(cmd->ctx, nvme_req(rq)->status, (__force u8)err);
+	kfree(cmd);
+	return RQ_END_IO_FREE;
+}
+
+/*
+ * Issue an NVMe Copy to @ns: destination @sdlba, command dword 12 @cdw12,
+ * source range descriptors @desc (kmalloc'ed, @desc_len bytes, alive until
+ * @done). Asynchronous: @done(@ctx, NVMe status, block status) is called
+ * once from the completion path. Returns 0 or a negative errno (then @done
+ * is not called). May sleep.
+ */
+int blkcopy_nvme_copy(struct nvme_ns *ns, u64 sdlba, u32 cdw12, void *desc,
+		      u32 desc_len, blkcopy_nvme_done_t done, void *ctx)
+{
+	struct nvme_command c = { };
+	struct blkcopy_nvme_cmd *cmd;
+	struct request *rq;
+	int ret;
+
+	cmd = kmalloc(sizeof(*cmd), GFP_NOIO);
+	if (!cmd)
+		return -ENOMEM;
+	cmd->done = done;
+	cmd->ctx = ctx;
+
+	c.common.opcode = 0x19;		/* Copy */
+	c.common.nsid = cpu_to_le32(ns->head->ns_id);
+	c.common.cdw10 = cpu_to_le32(lower_32_bits(sdlba));
+	c.common.cdw11 = cpu_to_le32(upper_32_bits(sdlba));
+	if (READ_ONCE(inject_invalid_format)) {
+		WRITE_ONCE(inject_invalid_format, inject_invalid_format - 1);
+		cdw12 |= 0xf << 8;
+	}
+	c.common.cdw12 = cpu_to_le32(cdw12);
+
+	rq = blk_mq_alloc_request(ns->queue, nvme_req_op(&c), 0);
+	if (IS_ERR(rq)) {
+		kfree(cmd);
+		return PTR_ERR(rq);
+	}
+	nvme_init_request(rq, &c);
+	ret = blk_rq_map_kern(ns->queue, rq, desc, desc_len, GFP_NOIO);
+	if (ret) {
+		blk_mq_free_request(rq);
+		kfree(cmd);
+		return ret;
+	}
+	rq->end_io = blkcopy_nvme_end_io;
+	rq->end_io_data = cmd;
+	blk_execute_rq_nowait(rq, false);
+	return 0;
+}

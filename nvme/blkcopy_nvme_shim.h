@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C shim of the blkcopy NVMe provider: what needs the NVMe host driver's
+ * private header (drivers/nvme/host/nvme.h), which Rust cannot bind.
+ */
+#ifndef _BLKCOPY_NVME_SHIM_H
+#define _BLKCOPY_NVME_SHIM_H
+
+#include <linux/types.h>
+
+struct nvme_ns;
+
+typedef void (*blkcopy_nvme_done_t)(void *ctx, u16 nvme_status, u8 blk_status);
+
+struct nvme_ns *blkcopy_nvme_ns(struct gendisk *disk);
+u32 blkcopy_nvme_nsid(struct nvme_ns *ns);
+u32 blkcopy_nvme_lba_shift(struct nvme_ns *ns);
+int blkcopy_nvme_identify(struct nvme_ns *ns, bool ctrl, void *buf);
+int blkcopy_nvme_copy(struct nvme_ns *ns, u64 sdlba, u32 cdw12, void *desc,
+		      u32 desc_len, blkcopy_nvme_done_t done, void *ctx);
+
+#endif /* _BLKCOPY_NVME_SHIM_H */

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! blkcopy_nvme: the NVMe provider of blkcopy.
+//!
+//! Claims NVMe namespace disks whose controller supports Copy (ONCS bit 8)
+//! and turns each write-half piece the core pairs on one namespace into one
+//! NVMe Copy command (opcode 19h, source range descriptor format 0),
+//! within the namespace's MSSRL, MCL and MSRC. Copies between namespaces
+//! are not claimed (`can_copy` is false): QEMU 7.2 and most controllers
+//! have no cross-namespace Copy formats, and the core falls back.
+//!
+//! Multipath head devices (`CONFIG_NVME_MULTIPATH=y` with a controller in
+//! a multi-controller subsystem) are not claimed either: a copy on a head
+//! falls back to the host copy, which the head routes like any I/O.
+
+use core::ffi::c_void;
+use core::fmt::Write;
+use core::ptr::{null_mut, NonNull};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
+use kernel::c_str;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+
+#[path = "../rust/kernel_ext/mod.rs"]
+mod kernel_ext;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../logic/src/nvme.rs"]
+mod nvme;
+
+use kernel_ext::bindings;
+use kernel_ext::debugfs::{self, Show, Text};
+use nvme::{CopyLimits, SourceRange};
+
+module! {
+    type: NvmeProvider,
+    name: "blkcopy_nvme",
+    author: "blkcopy developers",
+    description: "blkcopy provider: NVMe Copy",
+    license: "GPL",
+}
+
+/// What discovery found about one namespace disk.
+#[derive(Clone, Copy)]
+struct NsInfo {
+    /// `gendisk` address and `diskseq`: a disk that goes away and another
+    /// that reuses the address differ in `diskseq`.
+    disk: usize,
+    diskseq: u64,
+    name: [u8; 32],
+    nsid: u32,
+    lba_shift: u32,
+    oncs: u16,
+    ocfs: u16,
+    limits: CopyLimits,
+}
+
+impl NsInfo {
+    fn copy_capable(&self) -> bool {
+        self.oncs & nvme::ONCS_COPY != 0 && self.limits.mssrl > 0 && self.limits.mcl > 0
+    }
+}
+
+#[pin_data]
+struct Provider {
+    #[pin]
+    cache: Mutex<KVec<NsInfo>>,
+    inflight: AtomicUsize,
+    commands: AtomicU64,
+    ranges: AtomicU64,
+    blocks: AtomicU64,
+    errors: AtomicU64,
+}
+
+static PROVIDER: AtomicPtr<Provider> = AtomicPtr::new(null_mut());
+
+fn provider() -> &'static Provider {
+    // SAFETY: published before the ops are registered and withdrawn after
+    // they are unregistered and every command has completed; the core only
+    // calls the ops in between.
+    unsafe { &*PROVIDER.load(Ordering::Acquire) }
+}
+
+/// The namespace behind `disk`, with its (cached) discovery data.
+fn ns_info(disk: *mut bindings::gendisk) -> Option<(NonNull<bindings::nvme_ns>, NsInfo)> {
+    // SAFETY: `disk` is live (the core holds a device of it open).
+    let ns = NonNull::new(unsafe { bindings::blkcopy_nvme_ns(disk) })?;
+    // SAFETY: as above; `diskseq` is fixed at disk allocation.
+    let diskseq = unsafe { (*disk).diskseq };
+    let p = provider();
+    let mut cache = p.cache.lock();
+    if let Some(i) = cache.iter().find(|i| i.disk == disk as usize && i.diskseq == diskseq) {
+        return Some((ns, *i));
+    }
+    let info = identify(disk, ns, diskseq)?;
+    // Without memory for the cache entry the namespace is identified again
+    // next time.
+    let _ = cache.push(info, GFP_KERNEL);
+    Some((ns, info))
+}
+
+fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>, diskseq: u64) -> Option<NsInfo> {
+    let mut buf = KVec::<u8>::with_capacity(4096, GFP_KERNEL).ok()?;
+    buf.extend_with(4096, 0, GFP_KERNEL).ok()?;
+    // SAFETY: `ns` is live; `buf` is a 4096-byte kmalloc buffer.
+    if unsafe { bindings::blkcopy_nvme_identify(ns.as_ptr(), true, buf.as_mut_ptr() as *mut c_void) } != 0 {
+        return None;
+    }
+    let (oncs, ocfs) = nvme::parse_id_ctrl(&buf)?;
+    // SAFETY: as above.
+    if unsafe { bindings::blkcopy_nvme_identify(ns.as_ptr(), false, buf.as_mut_ptr() as *mut c_void) } != 0 {
+        return None;
+    }
+    let limits = nvme::parse_id_ns(&buf)?;
+    let mut name = [0u8; 32];
+    // SAFETY: `disk` is live; `disk_name` is fixed at creation.
+    let dn = unsafe { &(*disk).disk_name };
+    for (d, &c) in name.iter_mut().zip(dn.iter().take_while(|&&c| c != 0)) {
+        *d = c as u8;
+    }
+    Some(NsInfo {
+        disk: disk as usize,
+        diskseq,
+        name,
+        // SAFETY: `ns` is live.
+        nsid: unsafe { bindings::blkcopy_nvme_nsid(ns.as_ptr()) },
+        // SAFETY: `ns` is live.
+        lba_shift: unsafe { bindings::blkcopy_nvme_lba_shift(ns.as_ptr()) },
+        oncs,
+        ocfs,
+        limits,
+    })
+}
+
+unsafe extern "C" fn probe(disk: *mut bindings::gendisk, lim: *mut bindings::blkcopy_limits) -> bool {
+    let Some((_, info)) = ns_info(disk) else { return false };
+    if !info.copy_capable() {
+        return false;
+    }
+    let (max_bytes, max_range, ranges) = info.limits.in_bytes(info.lba_shift);
+    // SAFETY: the core passes a valid `blkcopy_limits` to fill.
+    unsafe {
+        (*lim).max_bytes = max_bytes;
+        (*lim).max_range_bytes = max_range;
+        (*lim).max_src_ranges = ranges;
+        (*lim).provider_id = bindings::BLKCOPY_PROVIDER_NVME;
+    }
+    true
+}
+
+unsafe extern "C" fn can_copy(src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
+    // One namespace only: descriptor format 0 has no source namespace.
+    src == dst
+}
+
+/// One Copy command in flight.
+struct Cmd {
+    bio: *mut bindings::bio,
+    _desc: KVec<u8>,
+    nr: u64,
+    blocks: u64,
+}
+
+fn end_bio(bio: *mut bindings::bio, ok: bool, reason: u32) {
+    // SAFETY: `bio` is the write-half piece the core handed to `submit`,
+    // not yet ended; we end it exactly once.
+    unsafe {
+        if ok {
+            (*bio).bi_status = 0;
+        } else {
+            bindings::blkcopy_set_reason(bio, reason);
+            (*bio).bi_status = bindings::BLKCOPY_STS_NOTSUPP;
+        }
+        bindings::bio_endio(bio);
+    }
+}
+
+unsafe extern "C" fn submit(
+    bio: *mut bindings::bio,
+    src_disk: *mut bindings::gendisk,
+    src: *const bindings::blkcopy_src_range,
+    nr: u32,
+) {
+    match build_and_issue(bio, src_disk, src, nr) {
+        Ok(()) => {}
+        Err(reason) => end_bio(bio, false, reason),
+    }
+}
+
+fn build_and_issue(
+    bio: *mut bindings::bio,
+    src_disk: *mut bindings::gendisk,
+    src: *const bindings::blkcopy_src_range,
+    nr: u32,
+) -> core::result::Result<(), u32> {
+    let limits_reason = bindings::blkcopy_reason_BLKCOPY_FALLBACK_LIMITS;
+    let dev_err = bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR;
+    // SAFETY: the core passes a live write-half piece on a whole disk.
+    let (disk, sector) = unsafe { ((*(*bio).bi_bdev).bd_disk, (*bio).bi_iter.bi_sector) };
+    let Some((ns, info)) = ns_info(disk) else { return Err(limits_reason) };
+    if disk != src_disk || !info.copy_capable() {
+        return Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_CROSS_DEVICE);
+    }
+    // SAFETY: the core passes `nr` ranges at `src`.
+    let src = unsafe { core::slice::from_raw_parts(src, nr as usize) };
+    let shift = info.lba_shift - 9;
+    let mut ranges = KVec::with_capacity(src.len(), GFP_KERNEL).map_err(|_| limits_reason)?;
+    for r in src {
+        let nlb = u64::from(r.nr_sects) >> shift;
+        let nlb = u32::try_from(nlb).map_err(|_| limits_reason)?;
+        ranges.push(SourceRange { slba: r.sector >> shift, nlb }, GFP_KERNEL).map_err(|_| limits_reason)?;
+    }
+    let blocks = info.limits.check(&ranges).map_err(|_| limits_reason)?;
+    let mut desc = KVec::<u8>::with_capacity(ranges.len() * nvme::DESC_SIZE, GFP_KERNEL).map_err(|_| limits_reason)?;
+    desc.extend_with(ranges.len() * nvme::DESC_SIZE, 0, GFP_KERNEL).map_err(|_| limits_reason)?;
+    nvme::encode_descriptors(&ranges, &mut desc).map_err(|_| limits_reason)?;
+    let desc_ptr = desc.as_mut_ptr() as *mut c_void;
+    let desc_len = desc.len() as u32;
+    let cmd = KBox::new(Cmd { bio, _desc: desc, nr: ranges.len() as u64, blocks }, GFP_KERNEL)
+        .map_err(|_| limits_reason)?;
+    let ctx = KBox::into_raw(cmd) as *mut c_void;
+    let p = provider();
+    p.inflight.fetch_add(1, Ordering::AcqRel);
+    // SAFETY: `ns` is live; `desc_ptr` stays allocated (owned by the
+    // command) until `done` runs; `ctx` is handed to `done` once.
+    let ret = unsafe {
+        bindings::blkcopy_nvme_copy(ns.as_ptr(), sector >> shift, nvme::cdw12(ranges.len()), desc_ptr, desc_len, Some(done), ctx)
+    };
+    if ret != 0 {
+        // SAFETY: not issued: `done` will not run, the command is ours.
+        drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
+        p.inflight.fetch_sub(1, Ordering::AcqRel);
+        p.errors.fetch_add(1, Ordering::Relaxed);
+        return Err(dev_err);
+    }
+    Ok(())
+}
+
+unsafe extern "C" fn done(ctx: *mut c_void, status: u16, blk_status: u8) {
+    // SAFETY: `ctx` is the command `build_and_issue` leaked for us.
+    let cmd = unsafe { KBox::from_raw(ctx as *mut Cmd) };
+    let p = provider();
+    let ok = status == 0 && blk_status == 0;
+    if ok {
+        p.commands.fetch_add(1, Ordering::Relaxed);
+        p.ranges.fetch_add(cmd.nr, Ordering::Relaxed);
+        p.blocks.fetch_add(cmd.blocks, Ordering::Relaxed);
+    } else {
+        p.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    end_bio(cmd.bio, ok, bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR);
+    drop(cmd);
+    p.inflight.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// debugfs `blkcopy_nvme/namespaces`: discovery results and counters.
+struct NamespacesFile;
+
+impl Show for NamespacesFile {
+    fn show(out: &mut Text) -> core::fmt::Result {
+        let p = provider();
+        for i in p.cache.lock().iter() {
+            let n = i.name.iter().position(|&c| c == 0).unwrap_or(i.name.len());
+            writeln!(
+                out,
+                "disk={} nsid={} lba_size={} oncs={:#x} copy={} ocfs={:#x} mssrl={} mcl={} msrc={}",
+                core::str::from_utf8(&i.name[..n]).unwrap_or("?"),
+                i.nsid,
+                1u32 << i.lba_shift,
+                i.oncs,
+                u8::from(i.copy_capable()),
+                i.ocfs,
+                i.limits.mssrl,
+                i.limits.mcl,
+                i.limits.msrc
+            )?;
+        }
+        writeln!(
+            out,
+            "commands={} ranges={} blocks={} errors={}",
+            p.commands.load(Ordering::Relaxed),
+            p.ranges.load(Ordering::Relaxed),
+            p.blocks.load(Ordering::Relaxed),
+            p.errors.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// The ops table handed to the core.
+struct Ops(bindings::blkcopy_provider_ops);
+
+// SAFETY: immutable function pointers and a static string.
+unsafe impl Sync for Ops {}
+
+static OPS: Ops = Ops(bindings::blkcopy_provider_ops {
+    name: c"nvme".as_ptr() as *const _,
+    owner: null_mut(),
+    probe: Some(probe),
+    can_copy: Some(can_copy),
+    submit: Some(submit),
+});
+
+struct NvmeProvider {
+    _debugfs: debugfs::Dir,
+    provider: Pin<KBox<Provider>>,
+}
+
+impl kernel::Module for NvmeProvider {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let provider = KBox::pin_init(
+            pin_init!(Provider {
+                cache <- new_mutex!(KVec::new()),
+                inflight: AtomicUsize::new(0),
+                commands: AtomicU64::new(0),
+                ranges: AtomicU64::new(0),
+                blocks: AtomicU64::new(0),
+                errors: AtomicU64::new(0),
+            }),
+            GFP_KERNEL,
+        )?;
+        PROVIDER.store(&*provider as *const Provider as *mut Provider, Ordering::Release);
+        let mut dir = debugfs::Dir::new(c_str!("blkcopy_nvme"));
+        dir.add::<NamespacesFile>(c_str!("namespaces"), module)?;
+        // SAFETY: `OPS` is static; the provider state is published.
+        let ret = unsafe { bindings::blkcopy_register_provider(&OPS.0) };
+        if ret != 0 {
+            PROVIDER.store(null_mut(), Ordering::Release);
+            return Err(Error::from_errno(ret));
+        }
+        pr_info!("NVMe Copy provider registered\n");
+        Ok(Self { _debugfs: dir, provider })
+    }
+}
+
+impl Drop for NvmeProvider {
+    fn drop(&mut self) {
+        // SAFETY: registered in `init`; returns once no call is in progress.
+        unsafe { bindings::blkcopy_unregister_provider(&OPS.0) };
+        // Commands already issued still complete into this module.
+        while self.provider.inflight.load(Ordering::Acquire) != 0 {
+            // SAFETY: sleeping in module exit is allowed.
+            unsafe { bindings::msleep(10) };
+        }
+        PROVIDER.store(null_mut(), Ordering::Release);
+    }
+}

@@ -1,0 +1,26 @@
+# A fatal signal interrupts a long copy: the process ends promptly (not
+# after the copy), the module drains the in-flight I/O and returns its
+# buffers, and the next copy is correct. The destination is a stock
+# dm-delay volume (100 ms per write) so that the copy takes long enough.
+load_blkcopy
+s=$(role nvme-a) d=$(role nvme-b)
+dmsetup create blkcopy-slow --table "0 $((512 << 11)) delay $d 0 0 $d 0 100" || fail "dm-delay"
+trap 'dmsetup remove blkcopy-slow' EXIT
+slow=/dev/mapper/blkcopy-slow
+blkcopy copy "$s" "$slow" --src-offset 0 --dst-offset 0 --length $((256 << 20)) --no-offload >/dev/null 2>&1 &
+pid=$!
+sleep 1
+kill -0 "$pid" 2>/dev/null || fail "copy ended within a second; cannot test interruption"
+start=$(date +%s%N)
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+note "killed copy ended after $ms ms"
+((ms < 3000)) || fail "killed copy took $ms ms to end"
+for i in $(seq 50); do [[ $(pool_field jobs_active) == 0 ]] && break; sleep 0.1; done
+[[ $(pool_field jobs_active) == 0 && $(pool_field pages_in_use) == 0 ]] || fail "job not drained: $(cat /sys/kernel/debug/blkcopy/pool)"
+fill_random "$s" $((5 << 20)) $((2 << 20))
+blkcopy copy "$s" "$d" --src-offset $((5 << 20)) --dst-offset $((600 << 20)) --length $((2 << 20)) >/dev/null || fail "copy after kill"
+assert_same "$s" $((5 << 20)) "$d" $((600 << 20)) $((2 << 20))
+dmsetup remove blkcopy-slow && trap - EXIT
+rmmod blkcopy || fail "module busy after a killed copy"

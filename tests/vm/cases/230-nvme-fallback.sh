@@ -1,0 +1,41 @@
+# What NVMe cannot offload falls back, and the statistics say why:
+# - between namespaces: correct bytes, no Copy in the trace, cross_device;
+# - --offload-only between namespaces: EOPNOTSUPP, destination unchanged;
+# - a Copy command the device rejects (injected invalid descriptor
+#   format): that piece is copied through the host, device_error counted;
+# - a multipath head node: not claimed, correct bytes by the fallback.
+load_nvme_provider
+trap unload_providers EXIT
+a=$(role nvme-a) b=$(role nvme-b)
+fill_random "$a" $((300 << 20)) $((8 << 20))
+x0=$(stat_field "$b" fallback_cross_device)
+mark=$(trace_mark)
+out=$(blkcopy copy "$a" "$b" --src-offset $((300 << 20)) --dst-offset $((400 << 20)) --length $((8 << 20)) --json) || fail "cross-ns copy"
+[[ $(json_field "$out" bytes_offloaded) == 0 ]] || fail "cross-ns offloaded: $out"
+[[ $(trace_copies "$mark") == 0 ]] || fail "Copy commands for a cross-namespace copy"
+assert_same "$a" $((300 << 20)) "$b" $((400 << 20)) $((8 << 20))
+[[ $(stat_field "$b" fallback_cross_device) == $((x0 + (8 << 20))) ]] || fail "cross_device not counted"
+
+fill_random "$b" $((500 << 20)) $((1 << 20))
+before=$(digest "$b" $((500 << 20)) $((1 << 20)))
+err=$(blkcopy copy "$a" "$b" --dst-offset $((500 << 20)) --length $((1 << 20)) --offload-only 2>&1) && fail "offload-only across namespaces succeeded"
+[[ $err == *"Operation not supported"* ]] || fail "$err"
+[[ $(digest "$b" $((500 << 20)) $((1 << 20))) == "$before" ]] || fail "destination changed"
+
+# Device error: the first of the commands is rejected by the controller.
+fill_random "$a" $((600 << 20)) $((64 << 20))
+e0=$(stat_field "$a" fallback_device_error)
+echo 1 > /sys/module/blkcopy_nvme/parameters/inject_invalid_format
+mark=$(trace_mark)
+out=$(blkcopy copy "$a" "$a" --src-offset $((600 << 20)) --dst-offset $((700 << 20)) --length $((64 << 20)) --json) || fail "copy with a failed command"
+trace_since "$mark" | grep -q 'pci_nvme_err_copy_invalid_format\|format 0xf' || fail "no rejected command in the trace"
+assert_same "$a" $((600 << 20)) "$a" $((700 << 20)) $((64 << 20))
+[[ $(json_field "$out" bytes_offloaded) == $((32 << 20)) ]] || fail "want half offloaded, half fallback: $out"
+[[ $(stat_field "$a" fallback_device_error) == $((e0 + (32 << 20))) ]] || fail "device_error $(stat_field "$a" fallback_device_error)"
+
+m=$(role nvme-mp)
+fill_random "$m" 0 $((4 << 20))
+n0=$(stat_field "$m" fallback_no_provider)
+out=$(blkcopy copy "$m" "$m" --dst-offset $((64 << 20)) --length $((4 << 20)) --json) || fail "copy on the multipath head"
+assert_same "$m" 0 "$m" $((64 << 20)) $((4 << 20))
+[[ $(stat_field "$m" fallback_no_provider) == $((n0 + (4 << 20))) ]] || fail "head: no_provider not counted"
