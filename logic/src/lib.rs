@@ -14,4 +14,5 @@ pub mod extent;
 pub mod nvme;
 pub mod pairing;
 pub mod range;
+pub mod scsi;
 pub mod split;

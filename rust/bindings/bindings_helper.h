@@ -15,6 +15,7 @@
 #include "../../include/uapi/linux/blkcopy.h"
 #include "../helpers/blkcopy_helpers.h"
 #include "../../nvme/blkcopy_nvme_shim.h"
+#include "../../scsi/blkcopy_scsi_shim.h"
 
 /*
  * Constants bindgen cannot evaluate as macros (they contain casts): these

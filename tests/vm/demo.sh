@@ -38,26 +38,37 @@ demo_copy() {  # src-role dst-role len dst-offset [flags]
   s=$(role "$1"); d=$(role "$2")
   fill_random "$s" 0 "$3"
   mark=$(trace_mark)
+  local io_s io_d
+  io_s=$(io_sectors "$s"); io_d=$(io_sectors "$d")
   printf '\n$ blkcopy copy %s %s --length %s --dst-offset %s %s   # %s -> %s\n' "$s" "$d" "$3" "$4" "${5:-}" "$1" "$2"
   blkcopy copy "$s" "$d" --length "$3" --dst-offset "$4" ${5:-} --no-progress
+  local io_s2 io_d2
+  io_s2=$(io_sectors "$s"); io_d2=$(io_sectors "$d")
   if [[ $(digest "$s" 0 "$3") == "$(digest "$d" "$4" "$3")" ]]; then
     echo "  sha256 of source and destination ranges: equal"
   else
     echo "  sha256 of source and destination ranges: DIFFERENT"
   fi
   echo "  QEMU trace: $(trace_copies "$mark") NVMe Copy commands, $(trace_since "$mark" | grep -c '^pci_nvme_copy_source_range') source ranges"
+  echo "  guest block stats during the copy (sectors read/written): $1 $io_s -> $io_s2, $2 $io_d -> $io_d2"
 }
 insmod "$BLKCOPY_NVME_KO"
+insmod "$BLKCOPY_SCSI_KO"
 printf '\n$ blkcopy info %s %s\n' "$(role nvme-a)" "$(role nvme-a)"
 blkcopy info "$(role nvme-a)" "$(role nvme-a)"
 demo_copy nvme-a nvme-a $((256 << 20)) $((1 << 30))
 demo_copy nvme-a nvme-a $((256 << 20)) $((1 << 30)) --no-offload
 demo_copy nvme-a nvme-b $((64 << 20)) $((1 << 30))
 demo_copy lio-a lio-b $((64 << 20)) $((128 << 20))
+demo_copy lio-a lio-b $((64 << 20)) $((128 << 20)) --no-offload
+demo_copy scsi-hd scsi-hd $((64 << 20)) $((1 << 30))
 printf '\n$ blkcopy stats\n'
 blkcopy stats
 printf '\n$ cat /sys/kernel/debug/blkcopy_nvme/namespaces\n'
 cat /sys/kernel/debug/blkcopy_nvme/namespaces
+printf '\n$ cat /sys/kernel/debug/blkcopy_scsi/luns\n'
+cat /sys/kernel/debug/blkcopy_scsi/luns
 echo
+rmmod blkcopy_scsi
 rmmod blkcopy_nvme
 rmmod blkcopy

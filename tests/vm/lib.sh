@@ -161,7 +161,14 @@ load_nvme_provider() {
   load_blkcopy
   grep -q '^blkcopy_nvme ' /proc/modules || insmod "$BLKCOPY_NVME_KO" || fail "insmod blkcopy_nvme"
 }
-unload_providers() { rmmod blkcopy_nvme 2>/dev/null; true; }
+BLKCOPY_SCSI_KO=$SRC/blkcopy_scsi.ko
+load_scsi_provider() {
+  load_blkcopy
+  grep -q '^blkcopy_scsi ' /proc/modules || insmod "$BLKCOPY_SCSI_KO" || fail "insmod blkcopy_scsi"
+}
+unload_providers() { rmmod blkcopy_nvme 2>/dev/null; rmmod blkcopy_scsi 2>/dev/null; true; }
+# A counter of the SCSI provider (debugfs blkcopy_scsi/luns, last line).
+scsi_counter() { tail -n1 /sys/kernel/debug/blkcopy_scsi/luns | grep -o "$1=[0-9]*" | cut -d= -f2; }
 # Copy commands, source ranges and copied blocks QEMU traced since a mark.
 trace_copies() { trace_since "$1" | grep -c '^pci_nvme_copy cid'; }
 # A numeric field of a one-line JSON object.

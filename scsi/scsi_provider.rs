@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! blkcopy_scsi: the SCSI provider of blkcopy.
+//!
+//! Claims SCSI disks whose logical unit reports third-party copy (INQUIRY
+//! 3PC), has an NAA designator (VPD 83h) and whose copy manager reports,
+//! through RECEIVE COPY RESULTS (operating parameters), identification
+//! (E4h) CSCD and block-to-block (02h) segment descriptors. Each paired
+//! write-half piece becomes one EXTENDED COPY (LID1) sent to the
+//! destination LU: within one LU, or between two LUs behind the same SCSI
+//! target port (for LIO: the same I_T nexus), with equal block sizes.
+//!
+//! VPD page 8Fh (third-party copy) describes ROD-token (LID4) copies; LID1
+//! limits come from the operating parameters, which every LID1 copy manager
+//! (LIO among them, which has no 8Fh) reports.
+
+use core::ffi::c_void;
+use core::fmt::Write;
+use core::ptr::{null_mut, NonNull};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
+use kernel::c_str;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+
+#[path = "../rust/kernel_ext/mod.rs"]
+mod kernel_ext;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../logic/src/scsi.rs"]
+mod scsi;
+
+use kernel_ext::bindings;
+use kernel_ext::debugfs::{self, Show, Text};
+use scsi::{CopyParams, Segment};
+
+module! {
+    type: ScsiProvider,
+    name: "blkcopy_scsi",
+    author: "blkcopy developers",
+    description: "blkcopy provider: SCSI EXTENDED COPY (LID1)",
+    license: "GPL",
+}
+
+/// Time a copy manager gets for one EXTENDED COPY.
+const XCOPY_TIMEOUT_MS: u32 = 60_000;
+
+/// Where a disk sits (`struct blkcopy_scsi_addr`).
+#[derive(Clone, Copy)]
+struct Addr {
+    host: u32,
+    channel: u32,
+    id: u32,
+    lun: u64,
+    block_size: u32,
+}
+
+/// What discovery found about one SCSI disk.
+#[derive(Clone, Copy)]
+struct LuInfo {
+    disk: usize,
+    diskseq: u64,
+    name: [u8; 32],
+    addr: Addr,
+    tpc: bool,
+    naa: Option<[u8; 16]>,
+    params: Option<CopyParams>,
+    /// The LU answered EXTENDED COPY with INVALID COMMAND OPERATION CODE:
+    /// it is not sent another one (until the module is reloaded).
+    refused: bool,
+}
+
+impl LuInfo {
+    fn claimed(&self) -> bool {
+        self.tpc && self.naa.is_some() && self.params.is_some_and(|p| p.usable(false)) && !self.refused
+    }
+
+    fn same_target(&self, o: &LuInfo) -> bool {
+        self.addr.host == o.addr.host && self.addr.channel == o.addr.channel && self.addr.id == o.addr.id
+    }
+}
+
+#[pin_data]
+struct Provider {
+    #[pin]
+    cache: Mutex<KVec<LuInfo>>,
+    inflight: AtomicUsize,
+    list_id: AtomicU8,
+    commands: AtomicU64,
+    segments: AtomicU64,
+    blocks: AtomicU64,
+    max_command_blocks: AtomicU64,
+    illegal_request: AtomicU64,
+    copy_aborted: AtomicU64,
+    other_errors: AtomicU64,
+    refusals: AtomicU64,
+    last_sense: AtomicU64,
+}
+
+static PROVIDER: AtomicPtr<Provider> = AtomicPtr::new(null_mut());
+
+fn provider() -> &'static Provider {
+    // SAFETY: published before the ops are registered and withdrawn after
+    // they are unregistered and every command has completed.
+    unsafe { &*PROVIDER.load(Ordering::Acquire) }
+}
+
+fn lu_info(disk: *mut bindings::gendisk) -> Option<(NonNull<bindings::scsi_device>, LuInfo)> {
+    // SAFETY: `disk` is live (the core holds a device of it open).
+    let sdev = NonNull::new(unsafe { bindings::blkcopy_scsi_sdev(disk) })?;
+    // SAFETY: as above.
+    let diskseq = unsafe { (*disk).diskseq };
+    let mut cache = provider().cache.lock();
+    if let Some(i) = cache.iter().find(|i| i.disk == disk as usize && i.diskseq == diskseq) {
+        return Some((sdev, *i));
+    }
+    let info = discover(disk, sdev, diskseq)?;
+    let _ = cache.push(info, GFP_KERNEL);
+    Some((sdev, info))
+}
+
+fn discover(disk: *mut bindings::gendisk, sdev: NonNull<bindings::scsi_device>, diskseq: u64) -> Option<LuInfo> {
+    let mut a = bindings::blkcopy_scsi_addr::default();
+    // SAFETY: `sdev` is live while its disk is.
+    unsafe { bindings::blkcopy_scsi_addr(sdev.as_ptr(), &mut a) };
+    let tpc = scsi::inquiry_3pc(&[0, 0, 0, 0, 0, a.inquiry_byte5]);
+    let addr = Addr { host: a.host, channel: a.channel, id: a.id, lun: a.lun, block_size: a.block_size };
+    let mut name = [0u8; 32];
+    // SAFETY: `disk` is live; `disk_name` is fixed at creation.
+    let dn = unsafe { &(*disk).disk_name };
+    for (d, &c) in name.iter_mut().zip(dn.iter().take_while(|&&c| c != 0)) {
+        *d = c as u8;
+    }
+    let mut info = LuInfo { disk: disk as usize, diskseq, name, addr, tpc, naa: None, params: None, refused: false };
+    if !tpc {
+        return Some(info);
+    }
+    let mut buf = KVec::<u8>::with_capacity(512, GFP_KERNEL).ok()?;
+    buf.extend_with(512, 0, GFP_KERNEL).ok()?;
+    // SAFETY: `buf` has 512 bytes.
+    if unsafe { bindings::blkcopy_scsi_vpd(sdev.as_ptr(), 0x83, buf.as_mut_ptr() as *mut c_void, 512) } == 0 {
+        info.naa = scsi::find_naa(&buf);
+    }
+    let mut sense = [0u8; bindings::BLKCOPY_SCSI_SENSE_LEN as usize];
+    buf.iter_mut().for_each(|b| *b = 0);
+    let cdb = scsi::rcr_cdb(512);
+    // SAFETY: `cdb` is 16 bytes, `buf` 512, `sense` the shim's length.
+    let ret = unsafe {
+        bindings::blkcopy_scsi_exec_in(sdev.as_ptr(), cdb.as_ptr(), buf.as_mut_ptr() as *mut c_void, 512, sense.as_mut_ptr())
+    };
+    if ret == 0 {
+        info.params = scsi::parse_rcr(&buf);
+    }
+    Some(info)
+}
+
+fn set_refused(disk: *mut bindings::gendisk) {
+    let mut cache = provider().cache.lock();
+    for i in cache.iter_mut().filter(|i| i.disk == disk as usize) {
+        i.refused = true;
+    }
+}
+
+unsafe extern "C" fn probe(disk: *mut bindings::gendisk, lim: *mut bindings::blkcopy_limits) -> bool {
+    let Some((_, info)) = lu_info(disk) else { return false };
+    let (true, Some(p)) = (info.claimed(), info.params) else { return false };
+    let (seg, n) = p.limits(info.addr.block_size);
+    // SAFETY: the core passes a valid `blkcopy_limits` to fill.
+    unsafe {
+        (*lim).max_bytes = seg * u64::from(n);
+        (*lim).max_range_bytes = seg;
+        (*lim).max_src_ranges = n;
+        (*lim).provider_id = bindings::BLKCOPY_PROVIDER_SCSI;
+    }
+    true
+}
+
+unsafe extern "C" fn can_copy(src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
+    let (Some((_, s)), Some((_, d))) = (lu_info(src), lu_info(dst)) else { return false };
+    if !s.claimed() || !d.claimed() || s.addr.block_size != d.addr.block_size {
+        return false;
+    }
+    src == dst || (s.same_target(&d) && d.params.is_some_and(|p| p.usable(true)))
+}
+
+struct Cmd {
+    bio: *mut bindings::bio,
+    disk: *mut bindings::gendisk,
+    _param: KVec<u8>,
+    segments: u64,
+    blocks: u64,
+}
+
+fn end_bio(bio: *mut bindings::bio, ok: bool, reason: u32) {
+    // SAFETY: `bio` is the write-half piece the core handed to `submit`,
+    // not yet ended; it is ended exactly once.
+    unsafe {
+        if ok {
+            (*bio).bi_status = 0;
+        } else {
+            bindings::blkcopy_set_reason(bio, reason);
+            (*bio).bi_status = bindings::BLKCOPY_STS_NOTSUPP;
+        }
+        bindings::bio_endio(bio);
+    }
+}
+
+unsafe extern "C" fn submit(
+    bio: *mut bindings::bio,
+    src_disk: *mut bindings::gendisk,
+    src: *const bindings::blkcopy_src_range,
+    nr: u32,
+) {
+    if let Err(reason) = build_and_issue(bio, src_disk, src, nr) {
+        end_bio(bio, false, reason);
+    }
+}
+
+fn build_and_issue(
+    bio: *mut bindings::bio,
+    src_disk: *mut bindings::gendisk,
+    src: *const bindings::blkcopy_src_range,
+    nr: u32,
+) -> core::result::Result<(), u32> {
+    let limits = bindings::blkcopy_reason_BLKCOPY_FALLBACK_LIMITS;
+    let cross = bindings::blkcopy_reason_BLKCOPY_FALLBACK_CROSS_DEVICE;
+    // SAFETY: the core passes a live write-half piece on a whole disk.
+    let (disk, sector) = unsafe { ((*(*bio).bi_bdev).bd_disk, (*bio).bi_iter.bi_sector) };
+    let (Some((sdev, d)), Some((_, s))) = (lu_info(disk), lu_info(src_disk)) else { return Err(cross) };
+    let (Some(params), Some(dnaa), Some(snaa)) = (d.params, d.naa, s.naa) else { return Err(cross) };
+    let bs = d.addr.block_size;
+    let per_sector = u64::from(bs >> 9).max(1);
+    // SAFETY: the core passes `nr` ranges at `src`.
+    let src = unsafe { core::slice::from_raw_parts(src, nr as usize) };
+    let mut segs = KVec::with_capacity(src.len(), GFP_KERNEL).map_err(|_| limits)?;
+    let mut dst_lba = sector / per_sector;
+    let mut blocks = 0u64;
+    for r in src {
+        let n = u64::from(r.nr_sects) / per_sector;
+        let n16 = u16::try_from(n).map_err(|_| limits)?;
+        segs.push(Segment { src_lba: r.sector / per_sector, dst_lba, blocks: n16 }, GFP_KERNEL).map_err(|_| limits)?;
+        dst_lba += n;
+        blocks += n;
+    }
+    let (_, max_segs) = params.limits(bs);
+    if segs.len() > max_segs as usize {
+        return Err(limits);
+    }
+    let two = src_disk != disk;
+    let len = scsi::param_len(two, segs.len());
+    let mut param = KVec::<u8>::with_capacity(len, GFP_KERNEL).map_err(|_| limits)?;
+    param.extend_with(len, 0, GFP_KERNEL).map_err(|_| limits)?;
+    let p = provider();
+    let id = params.list_id(p.list_id.fetch_add(1, Ordering::Relaxed));
+    scsi::build_param_list(&snaa, two.then_some(&dnaa), bs, &segs, id, &mut param).map_err(|_| limits)?;
+    let cdb = scsi::xcopy_cdb(len as u32);
+    let param_ptr = param.as_mut_ptr() as *mut c_void;
+    let cmd = KBox::new(Cmd { bio, disk, _param: param, segments: segs.len() as u64, blocks }, GFP_KERNEL)
+        .map_err(|_| limits)?;
+    let ctx = KBox::into_raw(cmd) as *mut c_void;
+    p.inflight.fetch_add(1, Ordering::AcqRel);
+    // SAFETY: `sdev` is live; `cdb` is 16 bytes; the parameter list stays
+    // allocated (owned by the command) until `done`; `ctx` goes to `done`.
+    let ret = unsafe {
+        bindings::blkcopy_scsi_exec_out_async(sdev.as_ptr(), cdb.as_ptr(), param_ptr, len as u32, XCOPY_TIMEOUT_MS, Some(done), ctx)
+    };
+    if ret != 0 {
+        // SAFETY: not issued: `done` will not run; the command is ours.
+        drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
+        p.inflight.fetch_sub(1, Ordering::AcqRel);
+        p.other_errors.fetch_add(1, Ordering::Relaxed);
+        return Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR);
+    }
+    Ok(())
+}
+
+unsafe extern "C" fn done(ctx: *mut c_void, result: i32, sense: *const u8, sense_len: u32, blk_status: u8) {
+    // SAFETY: `ctx` is the command `build_and_issue` handed over.
+    let cmd = unsafe { KBox::from_raw(ctx as *mut Cmd) };
+    let p = provider();
+    let ok = result == 0 && blk_status == 0;
+    if ok {
+        p.commands.fetch_add(1, Ordering::Relaxed);
+        p.segments.fetch_add(cmd.segments, Ordering::Relaxed);
+        p.blocks.fetch_add(cmd.blocks, Ordering::Relaxed);
+        p.max_command_blocks.fetch_max(cmd.blocks, Ordering::Relaxed);
+    } else {
+        let s = if sense.is_null() {
+            &[][..]
+        } else {
+            // SAFETY: the midlayer's sense buffer of `sense_len` bytes,
+            // valid during the completion callback.
+            unsafe { core::slice::from_raw_parts(sense, (sense_len as usize).min(bindings::BLKCOPY_SCSI_SENSE_LEN as usize)) }
+        };
+        match scsi::decode_sense(s) {
+            Some((key, asc, ascq)) => {
+                p.last_sense.store(u64::from(key) << 16 | u64::from(asc) << 8 | u64::from(ascq), Ordering::Relaxed);
+                match key {
+                    scsi::SENSE_ILLEGAL_REQUEST => {
+                        p.illegal_request.fetch_add(1, Ordering::Relaxed);
+                        if asc == scsi::ASC_INVALID_OPCODE {
+                            // The target does not do EXTENDED COPY (any more):
+                            // no retry storm, no further commands to it.
+                            p.refusals.fetch_add(1, Ordering::Relaxed);
+                            set_refused_later(cmd.disk);
+                        }
+                    }
+                    scsi::SENSE_COPY_ABORTED => {
+                        p.copy_aborted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        p.other_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            None => {
+                p.other_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    end_bio(cmd.bio, ok, bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR);
+    drop(cmd);
+    p.inflight.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Records a refusal. Completions may run in interrupt context, where the
+/// cache's mutex cannot be taken; the disk is remembered in a lock-free
+/// slot and applied on the next discovery lookup.
+fn set_refused_later(disk: *mut bindings::gendisk) {
+    REFUSED.store(disk, Ordering::Release);
+}
+
+static REFUSED: AtomicPtr<bindings::gendisk> = AtomicPtr::new(null_mut());
+
+fn apply_refusals() {
+    let d = REFUSED.swap(null_mut(), Ordering::AcqRel);
+    if !d.is_null() {
+        set_refused(d);
+    }
+}
+
+/// debugfs `blkcopy_scsi/luns`: discovery results and counters.
+struct LunsFile;
+
+fn hex(out: &mut Text, b: &[u8]) -> core::fmt::Result {
+    b.iter().try_for_each(|x| write!(out, "{x:02x}"))
+}
+
+impl Show for LunsFile {
+    fn show(out: &mut Text) -> core::fmt::Result {
+        apply_refusals();
+        let p = provider();
+        for i in p.cache.lock().iter() {
+            let n = i.name.iter().position(|&c| c == 0).unwrap_or(i.name.len());
+            write!(
+                out,
+                "disk={} hctl={}:{}:{}:{} block_size={} 3pc={} claimed={} refused={} naa=",
+                core::str::from_utf8(&i.name[..n]).unwrap_or("?"),
+                i.addr.host,
+                i.addr.channel,
+                i.addr.id,
+                i.addr.lun,
+                i.addr.block_size,
+                u8::from(i.tpc),
+                u8::from(i.claimed()),
+                u8::from(i.refused)
+            )?;
+            match &i.naa {
+                Some(naa) => hex(out, naa)?,
+                None => write!(out, "none")?,
+            }
+            match &i.params {
+                Some(c) => writeln!(
+                    out,
+                    " snlid={} max_cscd={} max_segments={} max_list_len={} max_segment_len={} held_data_limit={} max_concurrent={} e4_b2b={}",
+                    u8::from(c.snlid),
+                    c.max_cscd_descriptors,
+                    c.max_segment_descriptors,
+                    c.max_descriptor_list_len,
+                    c.max_segment_len,
+                    c.held_data_limit,
+                    c.max_concurrent_copies,
+                    u8::from(c.e4_and_b2b)
+                )?,
+                None => writeln!(out, " params=none")?,
+            }
+        }
+        let ls = p.last_sense.load(Ordering::Relaxed);
+        writeln!(
+            out,
+            "commands={} segments={} blocks={} max_command_blocks={} illegal_request={} copy_aborted={} other_errors={} refusals={} last_sense={:02x}/{:02x}/{:02x}",
+            p.commands.load(Ordering::Relaxed),
+            p.segments.load(Ordering::Relaxed),
+            p.blocks.load(Ordering::Relaxed),
+            p.max_command_blocks.load(Ordering::Relaxed),
+            p.illegal_request.load(Ordering::Relaxed),
+            p.copy_aborted.load(Ordering::Relaxed),
+            p.other_errors.load(Ordering::Relaxed),
+            p.refusals.load(Ordering::Relaxed),
+            (ls >> 16) & 0xff,
+            (ls >> 8) & 0xff,
+            ls & 0xff
+        )
+    }
+}
+
+struct Ops(bindings::blkcopy_provider_ops);
+
+// SAFETY: immutable function pointers and a static string.
+unsafe impl Sync for Ops {}
+
+unsafe extern "C" fn probe_entry(disk: *mut bindings::gendisk, lim: *mut bindings::blkcopy_limits) -> bool {
+    apply_refusals();
+    // SAFETY: same contract as `probe`.
+    unsafe { probe(disk, lim) }
+}
+
+static OPS: Ops = Ops(bindings::blkcopy_provider_ops {
+    name: c"scsi".as_ptr() as *const _,
+    owner: null_mut(),
+    probe: Some(probe_entry),
+    can_copy: Some(can_copy),
+    submit: Some(submit),
+});
+
+struct ScsiProvider {
+    _debugfs: debugfs::Dir,
+    provider: Pin<KBox<Provider>>,
+}
+
+impl kernel::Module for ScsiProvider {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let provider = KBox::pin_init(
+            pin_init!(Provider {
+                cache <- new_mutex!(KVec::new()),
+                inflight: AtomicUsize::new(0),
+                list_id: AtomicU8::new(0),
+                commands: AtomicU64::new(0),
+                segments: AtomicU64::new(0),
+                blocks: AtomicU64::new(0),
+                max_command_blocks: AtomicU64::new(0),
+                illegal_request: AtomicU64::new(0),
+                copy_aborted: AtomicU64::new(0),
+                other_errors: AtomicU64::new(0),
+                refusals: AtomicU64::new(0),
+                last_sense: AtomicU64::new(0),
+            }),
+            GFP_KERNEL,
+        )?;
+        PROVIDER.store(&*provider as *const Provider as *mut Provider, Ordering::Release);
+        let mut dir = debugfs::Dir::new(c_str!("blkcopy_scsi"));
+        dir.add::<LunsFile>(c_str!("luns"), module)?;
+        // SAFETY: `OPS` is static; the provider state is published.
+        let ret = unsafe { bindings::blkcopy_register_provider(&OPS.0) };
+        if ret != 0 {
+            PROVIDER.store(null_mut(), Ordering::Release);
+            return Err(Error::from_errno(ret));
+        }
+        pr_info!("SCSI EXTENDED COPY provider registered\n");
+        Ok(Self { _debugfs: dir, provider })
+    }
+}
+
+impl Drop for ScsiProvider {
+    fn drop(&mut self) {
+        // SAFETY: registered in `init`; returns once no call is in progress.
+        unsafe { bindings::blkcopy_unregister_provider(&OPS.0) };
+        while self.provider.inflight.load(Ordering::Acquire) != 0 {
+            // SAFETY: sleeping in module exit is allowed.
+            unsafe { bindings::msleep(10) };
+        }
+        PROVIDER.store(null_mut(), Ordering::Release);
+    }
+}
