@@ -20,9 +20,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::c_str;
-use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::Mutex;
 
 #[path = "../rust/kernel_ext/mod.rs"]
 mod kernel_ext;
@@ -33,6 +31,7 @@ mod nvme;
 
 use kernel_ext::bindings;
 use kernel_ext::debugfs::{self, Show, Text};
+use kernel_ext::provider::{self, DiskCache};
 use nvme::{CopyLimits, SourceRange};
 
 module! {
@@ -46,10 +45,6 @@ module! {
 /// What discovery found about one namespace disk.
 #[derive(Clone, Copy)]
 struct NsInfo {
-    /// `gendisk` address and `diskseq`: a disk that goes away and another
-    /// that reuses the address differ in `diskseq`.
-    disk: usize,
-    diskseq: u64,
     name: [u8; 32],
     nsid: u32,
     lba_shift: u32,
@@ -67,8 +62,7 @@ impl NsInfo {
 #[pin_data]
 struct Provider {
     #[pin]
-    cache: Mutex<KVec<NsInfo>>,
-    inflight: AtomicUsize,
+    cache: DiskCache<NsInfo>,
     commands: AtomicU64,
     ranges: AtomicU64,
     blocks: AtomicU64,
@@ -76,6 +70,8 @@ struct Provider {
 }
 
 static PROVIDER: AtomicPtr<Provider> = AtomicPtr::new(null_mut());
+/// Copy commands in flight.
+static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 fn provider() -> &'static Provider {
     // SAFETY: published before the ops are registered and withdrawn after
@@ -88,21 +84,11 @@ fn provider() -> &'static Provider {
 fn ns_info(disk: *mut bindings::gendisk) -> Option<(NonNull<bindings::nvme_ns>, NsInfo)> {
     // SAFETY: `disk` is live (the core holds a device of it open).
     let ns = NonNull::new(unsafe { bindings::blkcopy_nvme_ns(disk) })?;
-    // SAFETY: as above; `diskseq` is fixed at disk allocation.
-    let diskseq = unsafe { (*disk).diskseq };
-    let p = provider();
-    let mut cache = p.cache.lock();
-    if let Some(i) = cache.iter().find(|i| i.disk == disk as usize && i.diskseq == diskseq) {
-        return Some((ns, *i));
-    }
-    let info = identify(disk, ns, diskseq)?;
-    // Without memory for the cache entry the namespace is identified again
-    // next time.
-    let _ = cache.push(info, GFP_KERNEL);
+    let info = provider().cache.get(disk, || identify(disk, ns))?;
     Some((ns, info))
 }
 
-fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>, diskseq: u64) -> Option<NsInfo> {
+fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>) -> Option<NsInfo> {
     let mut buf = KVec::<u8>::with_capacity(4096, GFP_KERNEL).ok()?;
     buf.extend_with(4096, 0, GFP_KERNEL).ok()?;
     // SAFETY: `ns` is live; `buf` is a 4096-byte kmalloc buffer.
@@ -115,16 +101,8 @@ fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>, diskse
         return None;
     }
     let limits = nvme::parse_id_ns(&buf)?;
-    let mut name = [0u8; 32];
-    // SAFETY: `disk` is live; `disk_name` is fixed at creation.
-    let dn = unsafe { &(*disk).disk_name };
-    for (d, &c) in name.iter_mut().zip(dn.iter().take_while(|&&c| c != 0)) {
-        *d = c as u8;
-    }
     Some(NsInfo {
-        disk: disk as usize,
-        diskseq,
-        name,
+        name: provider::disk_name(disk),
         // SAFETY: `ns` is live.
         nsid: unsafe { bindings::blkcopy_nvme_nsid(ns.as_ptr()) },
         // SAFETY: `ns` is live.
@@ -164,29 +142,15 @@ struct Cmd {
     blocks: u64,
 }
 
-fn end_bio(bio: *mut bindings::bio, ok: bool, reason: u32) {
-    // SAFETY: `bio` is the write-half piece the core handed to `submit`,
-    // not yet ended; we end it exactly once.
-    unsafe {
-        if ok {
-            (*bio).bi_status = 0;
-        } else {
-            bindings::blkcopy_set_reason(bio, reason);
-            (*bio).bi_status = bindings::BLKCOPY_STS_NOTSUPP;
-        }
-        bindings::bio_endio(bio);
-    }
-}
-
 unsafe extern "C" fn submit(
     bio: *mut bindings::bio,
     src_disk: *mut bindings::gendisk,
     src: *const bindings::blkcopy_src_range,
     nr: u32,
 ) {
-    match build_and_issue(bio, src_disk, src, nr) {
-        Ok(()) => {}
-        Err(reason) => end_bio(bio, false, reason),
+    if let Err(reason) = build_and_issue(bio, src_disk, src, nr) {
+        // SAFETY: the piece the core handed us, not issued, not ended.
+        unsafe { provider::end_piece(bio, Err(reason)) };
     }
 }
 
@@ -223,7 +187,7 @@ fn build_and_issue(
         .map_err(|_| limits_reason)?;
     let ctx = KBox::into_raw(cmd) as *mut c_void;
     let p = provider();
-    p.inflight.fetch_add(1, Ordering::AcqRel);
+    INFLIGHT.fetch_add(1, Ordering::AcqRel);
     // SAFETY: `ns` is live; `desc_ptr` stays allocated (owned by the
     // command) until `done` runs; `ctx` is handed to `done` once.
     let ret = unsafe {
@@ -232,7 +196,7 @@ fn build_and_issue(
     if ret != 0 {
         // SAFETY: not issued: `done` will not run, the command is ours.
         drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
-        p.inflight.fetch_sub(1, Ordering::AcqRel);
+        INFLIGHT.fetch_sub(1, Ordering::AcqRel);
         p.errors.fetch_add(1, Ordering::Relaxed);
         return Err(dev_err);
     }
@@ -251,9 +215,11 @@ unsafe extern "C" fn done(ctx: *mut c_void, status: u16, blk_status: u8) {
     } else {
         p.errors.fetch_add(1, Ordering::Relaxed);
     }
-    end_bio(cmd.bio, ok, bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR);
+    let res = if ok { Ok(()) } else { Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR) };
+    // SAFETY: the piece this command was for, ended once, here.
+    unsafe { provider::end_piece(cmd.bio, res) };
     drop(cmd);
-    p.inflight.fetch_sub(1, Ordering::AcqRel);
+    INFLIGHT.fetch_sub(1, Ordering::AcqRel);
 }
 
 /// debugfs `blkcopy_nvme/namespaces`: discovery results and counters.
@@ -262,12 +228,11 @@ struct NamespacesFile;
 impl Show for NamespacesFile {
     fn show(out: &mut Text) -> core::fmt::Result {
         let p = provider();
-        for i in p.cache.lock().iter() {
-            let n = i.name.iter().position(|&c| c == 0).unwrap_or(i.name.len());
+        p.cache.for_each(|i| {
             writeln!(
                 out,
                 "disk={} nsid={} lba_size={} oncs={:#x} copy={} ocfs={:#x} mssrl={} mcl={} msrc={}",
-                core::str::from_utf8(&i.name[..n]).unwrap_or("?"),
+                provider::name_str(&i.name),
                 i.nsid,
                 1u32 << i.lba_shift,
                 i.oncs,
@@ -276,8 +241,8 @@ impl Show for NamespacesFile {
                 i.limits.mssrl,
                 i.limits.mcl,
                 i.limits.msrc
-            )?;
-        }
+            )
+        })?;
         writeln!(
             out,
             "commands={} ranges={} blocks={} errors={}",
@@ -289,13 +254,7 @@ impl Show for NamespacesFile {
     }
 }
 
-/// The ops table handed to the core.
-struct Ops(bindings::blkcopy_provider_ops);
-
-// SAFETY: immutable function pointers and a static string.
-unsafe impl Sync for Ops {}
-
-static OPS: Ops = Ops(bindings::blkcopy_provider_ops {
+static OPS: provider::Ops = provider::Ops(bindings::blkcopy_provider_ops {
     name: c"nvme".as_ptr() as *const _,
     owner: null_mut(),
     probe: Some(probe),
@@ -304,16 +263,17 @@ static OPS: Ops = Ops(bindings::blkcopy_provider_ops {
 });
 
 struct NvmeProvider {
+    // Dropped in this order: unregister and drain, then the rest.
+    _registration: provider::Registration,
     _debugfs: debugfs::Dir,
-    provider: Pin<KBox<Provider>>,
+    _provider: Pin<KBox<Provider>>,
 }
 
 impl kernel::Module for NvmeProvider {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let provider = KBox::pin_init(
             pin_init!(Provider {
-                cache <- new_mutex!(KVec::new()),
-                inflight: AtomicUsize::new(0),
+                cache <- DiskCache::new(),
                 commands: AtomicU64::new(0),
                 ranges: AtomicU64::new(0),
                 blocks: AtomicU64::new(0),
@@ -324,26 +284,10 @@ impl kernel::Module for NvmeProvider {
         PROVIDER.store(&*provider as *const Provider as *mut Provider, Ordering::Release);
         let mut dir = debugfs::Dir::new(c_str!("blkcopy_nvme"));
         dir.add::<NamespacesFile>(c_str!("namespaces"), module)?;
-        // SAFETY: `OPS` is static; the provider state is published.
-        let ret = unsafe { bindings::blkcopy_register_provider(&OPS.0) };
-        if ret != 0 {
+        let registration = provider::Registration::new(&OPS, &INFLIGHT).inspect_err(|_| {
             PROVIDER.store(null_mut(), Ordering::Release);
-            return Err(Error::from_errno(ret));
-        }
+        })?;
         pr_info!("NVMe Copy provider registered\n");
-        Ok(Self { _debugfs: dir, provider })
-    }
-}
-
-impl Drop for NvmeProvider {
-    fn drop(&mut self) {
-        // SAFETY: registered in `init`; returns once no call is in progress.
-        unsafe { bindings::blkcopy_unregister_provider(&OPS.0) };
-        // Commands already issued still complete into this module.
-        while self.provider.inflight.load(Ordering::Acquire) != 0 {
-            // SAFETY: sleeping in module exit is allowed.
-            unsafe { bindings::msleep(10) };
-        }
-        PROVIDER.store(null_mut(), Ordering::Release);
+        Ok(Self { _registration: registration, _debugfs: dir, _provider: provider })
     }
 }

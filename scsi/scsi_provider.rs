@@ -21,9 +21,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::c_str;
-use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::Mutex;
 
 #[path = "../rust/kernel_ext/mod.rs"]
 mod kernel_ext;
@@ -34,6 +32,7 @@ mod scsi;
 
 use kernel_ext::bindings;
 use kernel_ext::debugfs::{self, Show, Text};
+use kernel_ext::provider::{self, DiskCache};
 use scsi::{CopyParams, Segment};
 
 module! {
@@ -60,8 +59,6 @@ struct Addr {
 /// What discovery found about one SCSI disk.
 #[derive(Clone, Copy)]
 struct LuInfo {
-    disk: usize,
-    diskseq: u64,
     name: [u8; 32],
     addr: Addr,
     tpc: bool,
@@ -85,8 +82,7 @@ impl LuInfo {
 #[pin_data]
 struct Provider {
     #[pin]
-    cache: Mutex<KVec<LuInfo>>,
-    inflight: AtomicUsize,
+    cache: DiskCache<LuInfo>,
     list_id: AtomicU8,
     commands: AtomicU64,
     segments: AtomicU64,
@@ -100,6 +96,8 @@ struct Provider {
 }
 
 static PROVIDER: AtomicPtr<Provider> = AtomicPtr::new(null_mut());
+/// EXTENDED COPY commands in flight.
+static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 fn provider() -> &'static Provider {
     // SAFETY: published before the ops are registered and withdrawn after
@@ -110,30 +108,17 @@ fn provider() -> &'static Provider {
 fn lu_info(disk: *mut bindings::gendisk) -> Option<(NonNull<bindings::scsi_device>, LuInfo)> {
     // SAFETY: `disk` is live (the core holds a device of it open).
     let sdev = NonNull::new(unsafe { bindings::blkcopy_scsi_sdev(disk) })?;
-    // SAFETY: as above.
-    let diskseq = unsafe { (*disk).diskseq };
-    let mut cache = provider().cache.lock();
-    if let Some(i) = cache.iter().find(|i| i.disk == disk as usize && i.diskseq == diskseq) {
-        return Some((sdev, *i));
-    }
-    let info = discover(disk, sdev, diskseq)?;
-    let _ = cache.push(info, GFP_KERNEL);
+    let info = provider().cache.get(disk, || discover(disk, sdev))?;
     Some((sdev, info))
 }
 
-fn discover(disk: *mut bindings::gendisk, sdev: NonNull<bindings::scsi_device>, diskseq: u64) -> Option<LuInfo> {
+fn discover(disk: *mut bindings::gendisk, sdev: NonNull<bindings::scsi_device>) -> Option<LuInfo> {
     let mut a = bindings::blkcopy_scsi_addr::default();
     // SAFETY: `sdev` is live while its disk is.
     unsafe { bindings::blkcopy_scsi_addr(sdev.as_ptr(), &mut a) };
     let tpc = scsi::inquiry_3pc(&[0, 0, 0, 0, 0, a.inquiry_byte5]);
     let addr = Addr { host: a.host, channel: a.channel, id: a.id, lun: a.lun, block_size: a.block_size };
-    let mut name = [0u8; 32];
-    // SAFETY: `disk` is live; `disk_name` is fixed at creation.
-    let dn = unsafe { &(*disk).disk_name };
-    for (d, &c) in name.iter_mut().zip(dn.iter().take_while(|&&c| c != 0)) {
-        *d = c as u8;
-    }
-    let mut info = LuInfo { disk: disk as usize, diskseq, name, addr, tpc, naa: None, params: None, refused: false };
+    let mut info = LuInfo { name: provider::disk_name(disk), addr, tpc, naa: None, params: None, refused: false };
     if !tpc {
         return Some(info);
     }
@@ -157,10 +142,7 @@ fn discover(disk: *mut bindings::gendisk, sdev: NonNull<bindings::scsi_device>, 
 }
 
 fn set_refused(disk: *mut bindings::gendisk) {
-    let mut cache = provider().cache.lock();
-    for i in cache.iter_mut().filter(|i| i.disk == disk as usize) {
-        i.refused = true;
-    }
+    provider().cache.update(disk, |i| i.refused = true);
 }
 
 unsafe extern "C" fn probe(disk: *mut bindings::gendisk, lim: *mut bindings::blkcopy_limits) -> bool {
@@ -193,20 +175,6 @@ struct Cmd {
     blocks: u64,
 }
 
-fn end_bio(bio: *mut bindings::bio, ok: bool, reason: u32) {
-    // SAFETY: `bio` is the write-half piece the core handed to `submit`,
-    // not yet ended; it is ended exactly once.
-    unsafe {
-        if ok {
-            (*bio).bi_status = 0;
-        } else {
-            bindings::blkcopy_set_reason(bio, reason);
-            (*bio).bi_status = bindings::BLKCOPY_STS_NOTSUPP;
-        }
-        bindings::bio_endio(bio);
-    }
-}
-
 unsafe extern "C" fn submit(
     bio: *mut bindings::bio,
     src_disk: *mut bindings::gendisk,
@@ -214,7 +182,8 @@ unsafe extern "C" fn submit(
     nr: u32,
 ) {
     if let Err(reason) = build_and_issue(bio, src_disk, src, nr) {
-        end_bio(bio, false, reason);
+        // SAFETY: the piece the core handed us, not issued, not ended.
+        unsafe { provider::end_piece(bio, Err(reason)) };
     }
 }
 
@@ -260,7 +229,7 @@ fn build_and_issue(
     let cmd = KBox::new(Cmd { bio, disk, _param: param, segments: segs.len() as u64, blocks }, GFP_KERNEL)
         .map_err(|_| limits)?;
     let ctx = KBox::into_raw(cmd) as *mut c_void;
-    p.inflight.fetch_add(1, Ordering::AcqRel);
+    INFLIGHT.fetch_add(1, Ordering::AcqRel);
     // SAFETY: `sdev` is live; `cdb` is 16 bytes; the parameter list stays
     // allocated (owned by the command) until `done`; `ctx` goes to `done`.
     let ret = unsafe {
@@ -269,7 +238,7 @@ fn build_and_issue(
     if ret != 0 {
         // SAFETY: not issued: `done` will not run; the command is ours.
         drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
-        p.inflight.fetch_sub(1, Ordering::AcqRel);
+        INFLIGHT.fetch_sub(1, Ordering::AcqRel);
         p.other_errors.fetch_add(1, Ordering::Relaxed);
         return Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR);
     }
@@ -320,9 +289,11 @@ unsafe extern "C" fn done(ctx: *mut c_void, result: i32, sense: *const u8, sense
             }
         }
     }
-    end_bio(cmd.bio, ok, bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR);
+    let res = if ok { Ok(()) } else { Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR) };
+    // SAFETY: the piece this command was for, ended once, here.
+    unsafe { provider::end_piece(cmd.bio, res) };
     drop(cmd);
-    p.inflight.fetch_sub(1, Ordering::AcqRel);
+    INFLIGHT.fetch_sub(1, Ordering::AcqRel);
 }
 
 /// Records a refusal. Completions may run in interrupt context, where the
@@ -352,12 +323,11 @@ impl Show for LunsFile {
     fn show(out: &mut Text) -> core::fmt::Result {
         apply_refusals();
         let p = provider();
-        for i in p.cache.lock().iter() {
-            let n = i.name.iter().position(|&c| c == 0).unwrap_or(i.name.len());
+        p.cache.for_each(|i| {
             write!(
                 out,
                 "disk={} hctl={}:{}:{}:{} block_size={} 3pc={} claimed={} refused={} naa=",
-                core::str::from_utf8(&i.name[..n]).unwrap_or("?"),
+                provider::name_str(&i.name),
                 i.addr.host,
                 i.addr.channel,
                 i.addr.id,
@@ -383,10 +353,10 @@ impl Show for LunsFile {
                     c.held_data_limit,
                     c.max_concurrent_copies,
                     u8::from(c.e4_and_b2b)
-                )?,
-                None => writeln!(out, " params=none")?,
+                ),
+                None => writeln!(out, " params=none"),
             }
-        }
+        })?;
         let ls = p.last_sense.load(Ordering::Relaxed);
         writeln!(
             out,
@@ -406,18 +376,13 @@ impl Show for LunsFile {
     }
 }
 
-struct Ops(bindings::blkcopy_provider_ops);
-
-// SAFETY: immutable function pointers and a static string.
-unsafe impl Sync for Ops {}
-
 unsafe extern "C" fn probe_entry(disk: *mut bindings::gendisk, lim: *mut bindings::blkcopy_limits) -> bool {
     apply_refusals();
     // SAFETY: same contract as `probe`.
     unsafe { probe(disk, lim) }
 }
 
-static OPS: Ops = Ops(bindings::blkcopy_provider_ops {
+static OPS: provider::Ops = provider::Ops(bindings::blkcopy_provider_ops {
     name: c"scsi".as_ptr() as *const _,
     owner: null_mut(),
     probe: Some(probe_entry),
@@ -426,16 +391,17 @@ static OPS: Ops = Ops(bindings::blkcopy_provider_ops {
 });
 
 struct ScsiProvider {
+    // Dropped in this order: unregister and drain, then the rest.
+    _registration: provider::Registration,
     _debugfs: debugfs::Dir,
-    provider: Pin<KBox<Provider>>,
+    _provider: Pin<KBox<Provider>>,
 }
 
 impl kernel::Module for ScsiProvider {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let provider = KBox::pin_init(
             pin_init!(Provider {
-                cache <- new_mutex!(KVec::new()),
-                inflight: AtomicUsize::new(0),
+                cache <- DiskCache::new(),
                 list_id: AtomicU8::new(0),
                 commands: AtomicU64::new(0),
                 segments: AtomicU64::new(0),
@@ -452,25 +418,10 @@ impl kernel::Module for ScsiProvider {
         PROVIDER.store(&*provider as *const Provider as *mut Provider, Ordering::Release);
         let mut dir = debugfs::Dir::new(c_str!("blkcopy_scsi"));
         dir.add::<LunsFile>(c_str!("luns"), module)?;
-        // SAFETY: `OPS` is static; the provider state is published.
-        let ret = unsafe { bindings::blkcopy_register_provider(&OPS.0) };
-        if ret != 0 {
+        let registration = provider::Registration::new(&OPS, &INFLIGHT).inspect_err(|_| {
             PROVIDER.store(null_mut(), Ordering::Release);
-            return Err(Error::from_errno(ret));
-        }
+        })?;
         pr_info!("SCSI EXTENDED COPY provider registered\n");
-        Ok(Self { _debugfs: dir, provider })
-    }
-}
-
-impl Drop for ScsiProvider {
-    fn drop(&mut self) {
-        // SAFETY: registered in `init`; returns once no call is in progress.
-        unsafe { bindings::blkcopy_unregister_provider(&OPS.0) };
-        while self.provider.inflight.load(Ordering::Acquire) != 0 {
-            // SAFETY: sleeping in module exit is allowed.
-            unsafe { bindings::msleep(10) };
-        }
-        PROVIDER.store(null_mut(), Ordering::Release);
+        Ok(Self { _registration: registration, _debugfs: dir, _provider: provider })
     }
 }

@@ -19,6 +19,7 @@ pub mod block;
 pub mod completion;
 pub mod debugfs;
 pub mod miscdev;
+pub mod provider;
 
 /// Error codes the 6.12 kernel crate does not declare.
 pub mod code {

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What every blkcopy provider module needs: its ops table, registration
+//! with the core (which drains the provider's commands on removal), a
+//! per-disk cache of discovery results, and ending the write-half pieces
+//! the core hands it.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::error::{Error, Result};
+use kernel::init::PinInit;
+use kernel::new_mutex;
+use kernel::prelude::{pin_data, pin_init};
+use kernel::sync::Mutex;
+
+use super::bindings;
+
+/// A provider's ops table, as a static.
+#[repr(transparent)]
+pub struct Ops(pub bindings::blkcopy_provider_ops);
+
+// SAFETY: immutable function pointers and a static name.
+unsafe impl Sync for Ops {}
+
+/// A registered provider. Dropping it unregisters the ops (which waits for
+/// calls into them in progress) and then waits until every command the
+/// provider issued has completed (`inflight` back to zero), because their
+/// completions run code of the provider's module.
+pub struct Registration {
+    ops: &'static Ops,
+    inflight: &'static AtomicUsize,
+}
+
+impl Registration {
+    /// Registers `ops` with the core. `inflight` counts the provider's
+    /// commands in flight.
+    pub fn new(ops: &'static Ops, inflight: &'static AtomicUsize) -> Result<Self> {
+        // SAFETY: `ops` is static and valid for as long as it is registered.
+        let ret = unsafe { bindings::blkcopy_register_provider(&ops.0) };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(Self { ops, inflight })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new`; returns once no call is in progress.
+        unsafe { bindings::blkcopy_unregister_provider(&self.ops.0) };
+        while self.inflight.load(Ordering::Acquire) != 0 {
+            // SAFETY: sleeping in module exit is allowed.
+            unsafe { bindings::msleep(10) };
+        }
+    }
+}
+
+/// Ends a write-half piece handed to a provider's `submit`: copied by the
+/// device, or to be copied by the core's fallback for `reason`.
+///
+/// # Safety
+///
+/// `bio` is a piece the core handed to `submit` and that was not ended yet.
+pub unsafe fn end_piece(bio: *mut bindings::bio, result: core::result::Result<(), u32>) {
+    // SAFETY: per the contract, a live piece we end exactly once.
+    unsafe {
+        match result {
+            Ok(()) => (*bio).bi_status = 0,
+            Err(reason) => {
+                bindings::blkcopy_set_reason(bio, reason);
+                (*bio).bi_status = bindings::BLKCOPY_STS_NOTSUPP;
+            }
+        }
+        bindings::bio_endio(bio);
+    }
+}
+
+/// Name of a disk (`disk_name`), NUL-padded.
+pub fn disk_name(disk: *mut bindings::gendisk) -> [u8; 32] {
+    let mut name = [0u8; 32];
+    // SAFETY: the caller's disk is live; `disk_name` is fixed at creation.
+    let dn = unsafe { &(*disk).disk_name };
+    for (d, &c) in name.iter_mut().zip(dn.iter().take_while(|&&c| c != 0)) {
+        *d = c as u8;
+    }
+    name
+}
+
+/// The name as text.
+pub fn name_str(name: &[u8; 32]) -> &str {
+    let n = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+    core::str::from_utf8(&name[..n]).unwrap_or("?")
+}
+
+/// Discovery results per disk. A disk is known by its address and its
+/// `diskseq`, so that a disk that goes away and another that reuses the
+/// address are told apart.
+#[pin_data]
+pub struct DiskCache<T: Copy> {
+    #[pin]
+    entries: Mutex<KVec<(usize, u64, T)>>,
+}
+
+impl<T: Copy + Send> DiskCache<T> {
+    /// An empty cache.
+    pub fn new() -> impl PinInit<Self> {
+        pin_init!(DiskCache { entries <- new_mutex!(KVec::new()) })
+    }
+
+    /// The entry of `disk`, discovering it with `discover` the first time.
+    /// Without memory for a new entry the disk is discovered again next
+    /// time.
+    pub fn get(&self, disk: *mut bindings::gendisk, discover: impl FnOnce() -> Option<T>) -> Option<T> {
+        // SAFETY: the caller's disk is live; `diskseq` is fixed at creation.
+        let seq = unsafe { (*disk).diskseq };
+        let mut e = self.entries.lock();
+        if let Some(&(_, _, t)) = e.iter().find(|(d, s, _)| *d == disk as usize && *s == seq) {
+            return Some(t);
+        }
+        let t = discover()?;
+        let _ = e.push((disk as usize, seq, t), GFP_KERNEL);
+        Some(t)
+    }
+
+    /// Changes the entries of `disk`.
+    pub fn update(&self, disk: *mut bindings::gendisk, f: impl Fn(&mut T)) {
+        for (d, _, t) in self.entries.lock().iter_mut() {
+            if *d == disk as usize {
+                f(t);
+            }
+        }
+    }
+
+    /// Calls `f` for every entry.
+    pub fn for_each(&self, mut f: impl FnMut(&T) -> core::fmt::Result) -> core::fmt::Result {
+        self.entries.lock().iter().try_for_each(|(_, _, t)| f(t))
+    }
+}
