@@ -10,9 +10,9 @@
 //! destination LU: within one LU, or between two LUs behind the same SCSI
 //! target port (for LIO: the same I_T nexus), with equal block sizes.
 //!
-//! VPD page 8Fh (third-party copy) describes ROD-token (LID4) copies; LID1
-//! limits come from the operating parameters, which every LID1 copy manager
-//! (LIO among them, which has no 8Fh) reports.
+//! Limits come from the Third-party Copy VPD page (8Fh) when the unit has
+//! one, else from the operating parameters (LIO has no 8Fh); SNLID only
+//! exists in the latter.
 
 use core::ffi::c_void;
 use core::fmt::Write;
@@ -64,6 +64,8 @@ struct LuInfo {
     tpc: bool,
     naa: Option<[u8; 16]>,
     params: Option<CopyParams>,
+    /// The limits came from VPD page 8Fh (else from RECEIVE COPY RESULTS).
+    vpd_8f: bool,
     /// The LU answered EXTENDED COPY with INVALID COMMAND OPERATION CODE:
     /// it is not sent another one (until the module is reloaded).
     refused: bool,
@@ -118,7 +120,7 @@ fn discover(disk: *mut bindings::gendisk, sdev: NonNull<bindings::scsi_device>) 
     unsafe { bindings::blkcopy_scsi_addr(sdev.as_ptr(), &mut a) };
     let tpc = scsi::inquiry_3pc(&[0, 0, 0, 0, 0, a.inquiry_byte5]);
     let addr = Addr { host: a.host, channel: a.channel, id: a.id, lun: a.lun, block_size: a.block_size };
-    let mut info = LuInfo { name: provider::disk_name(disk), addr, tpc, naa: None, params: None, refused: false };
+    let mut info = LuInfo { name: provider::disk_name(disk), addr, tpc, naa: None, params: None, vpd_8f: false, refused: false };
     if !tpc {
         return Some(info);
     }
@@ -128,6 +130,14 @@ fn discover(disk: *mut bindings::gendisk, sdev: NonNull<bindings::scsi_device>) 
     if unsafe { bindings::blkcopy_scsi_vpd(sdev.as_ptr(), 0x83, buf.as_mut_ptr() as *mut c_void, 512) } == 0 {
         info.naa = scsi::find_naa(&buf);
     }
+    // Limits: the Third-party Copy VPD page when the unit has one, else
+    // (LIO) RECEIVE COPY RESULTS operating parameters, which must agree.
+    buf.iter_mut().for_each(|b| *b = 0);
+    // SAFETY: `buf` has 512 bytes.
+    if unsafe { bindings::blkcopy_scsi_vpd(sdev.as_ptr(), 0x8f, buf.as_mut_ptr() as *mut c_void, 512) } == 0 {
+        info.params = scsi::parse_vpd_8f(&buf);
+        info.vpd_8f = info.params.is_some();
+    }
     let mut sense = [0u8; bindings::BLKCOPY_SCSI_SENSE_LEN as usize];
     buf.iter_mut().for_each(|b| *b = 0);
     let cdb = scsi::rcr_cdb(512);
@@ -136,7 +146,13 @@ fn discover(disk: *mut bindings::gendisk, sdev: NonNull<bindings::scsi_device>) 
         bindings::blkcopy_scsi_exec_in(sdev.as_ptr(), cdb.as_ptr(), buf.as_mut_ptr() as *mut c_void, 512, sense.as_mut_ptr())
     };
     if ret == 0 {
-        info.params = scsi::parse_rcr(&buf);
+        if let Some(rcr) = scsi::parse_rcr(&buf) {
+            match info.params.as_mut() {
+                // SNLID is only in the operating parameters.
+                Some(p) => p.snlid = rcr.snlid,
+                None => info.params = Some(rcr),
+            }
+        }
     }
     Some(info)
 }
@@ -344,7 +360,8 @@ impl Show for LunsFile {
             match &i.params {
                 Some(c) => writeln!(
                     out,
-                    " snlid={} max_cscd={} max_segments={} max_list_len={} max_segment_len={} held_data_limit={} max_concurrent={} e4_b2b={}",
+                    " limits_from={} snlid={} max_cscd={} max_segments={} max_list_len={} max_segment_len={} held_data_limit={} max_concurrent={} e4_b2b={}",
+                    if i.vpd_8f { "vpd_8f" } else { "rcr" },
                     u8::from(c.snlid),
                     c.max_cscd_descriptors,
                     c.max_segment_descriptors,

@@ -110,6 +110,48 @@ pub fn parse_rcr(b: &[u8]) -> Option<CopyParams> {
     })
 }
 
+/// Parses the Third-party Copy VPD page (8Fh): Parameter Data (0004h),
+/// Supported Descriptors (0008h) and General Copy Operations (8001h)
+/// descriptors carry the same limits RECEIVE COPY RESULTS reports (SPC-4
+/// requires them to be equal). SNLID is not in the page: it is false here
+/// and comes from RECEIVE COPY RESULTS when that works.
+pub fn parse_vpd_8f(page: &[u8]) -> Option<CopyParams> {
+    if page.get(1) != Some(&0x8f) {
+        return None;
+    }
+    let end = (4 + usize::from(be16(page, 2)?)).min(page.len());
+    let (mut c, mut seen_param, mut seen_general) = (CopyParams::default(), false, false);
+    let mut p = 4;
+    while p + 4 <= end {
+        let kind = be16(page, p)?;
+        let d = page.get(p..(p + 4 + usize::from(be16(page, p + 2)?)).min(end))?;
+        match kind {
+            0x0004 => {
+                c.max_cscd_descriptors = be16(d, 8)?;
+                c.max_segment_descriptors = be16(d, 10)?;
+                c.max_descriptor_list_len = be32(d, 12)?;
+                c.max_inline_len = be32(d, 16)?;
+                seen_param = true;
+            }
+            0x0008 => {
+                let n = usize::from(*d.get(4)?);
+                let list = d.get(5..5 + n).unwrap_or(&[]);
+                c.e4_and_b2b = list.contains(&DESC_E4) && list.contains(&DESC_B2B);
+            }
+            0x8001 => {
+                c.total_concurrent_copies = u16::try_from(be32(d, 4)?).unwrap_or(u16::MAX);
+                c.max_concurrent_copies = u8::try_from(be32(d, 8)?).unwrap_or(u8::MAX);
+                c.max_segment_len = be32(d, 12)?;
+                c.data_segment_granularity_log2 = *d.get(16)?;
+                seen_general = true;
+            }
+            _ => {}
+        }
+        p += d.len().max(4);
+    }
+    (seen_param && seen_general).then_some(c)
+}
+
 impl CopyParams {
     /// Whether a copy between two LUs (or within one: `two_lus` false)
     /// can be expressed for this copy manager.
@@ -273,6 +315,40 @@ mod tests {
         no[45] = 0x0a;
         assert!(!parse_rcr(&no).unwrap().usable(false));
         assert_eq!(rcr_cdb(512)[..2], [0x84, 0x03]);
+    }
+
+    #[test]
+    fn parses_the_third_party_copy_vpd_page() {
+        // Supported commands (0001h, skipped), Parameter Data, Supported
+        // Descriptors, General Copy Operations.
+        let mut v = [0u8; 4 + 8 + 32 + 8 + 36];
+        v[1] = 0x8f;
+        let body = (v.len() - 4) as u16;
+        v[2..4].copy_from_slice(&body.to_be_bytes());
+        let mut p = 4;
+        v[p..p + 4].copy_from_slice(&[0x00, 0x01, 0x00, 0x04]);
+        p += 8;
+        v[p..p + 4].copy_from_slice(&[0x00, 0x04, 0x00, 28]);
+        v[p + 8..p + 10].copy_from_slice(&4u16.to_be_bytes());
+        v[p + 10..p + 12].copy_from_slice(&8u16.to_be_bytes());
+        v[p + 12..p + 16].copy_from_slice(&2048u32.to_be_bytes());
+        p += 32;
+        v[p..p + 8].copy_from_slice(&[0x00, 0x08, 0x00, 4, 2, 0x02, 0xe4, 0]);
+        p += 8;
+        v[p..p + 4].copy_from_slice(&[0x80, 0x01, 0x00, 32]);
+        v[p + 4..p + 8].copy_from_slice(&16u32.to_be_bytes());
+        v[p + 8..p + 12].copy_from_slice(&4u32.to_be_bytes());
+        v[p + 12..p + 16].copy_from_slice(&(16u32 << 20).to_be_bytes());
+        v[p + 16] = 9;
+        let c = parse_vpd_8f(&v).unwrap();
+        assert_eq!((c.max_cscd_descriptors, c.max_segment_descriptors, c.max_descriptor_list_len), (4, 8, 2048));
+        assert_eq!((c.total_concurrent_copies, c.max_concurrent_copies, c.max_segment_len), (16, 4, 16 << 20));
+        assert!(c.e4_and_b2b && !c.snlid && c.usable(true));
+        // 8 segments of up to 16 MiB, as the list length allows.
+        assert_eq!(c.limits(512), (16 << 20, 8));
+        v[1] = 0x83;
+        assert_eq!(parse_vpd_8f(&v), None);
+        assert_eq!(parse_vpd_8f(&v[..3]), None);
     }
 
     #[test]
