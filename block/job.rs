@@ -10,9 +10,11 @@
 //! the work function, one step at a time:
 //!
 //! 1. `Start`: unless offload is disabled, the read halves go down the stack
-//!    (one `REQ_OP_COPY_READ` bio per segment of at most 1 GiB).
-//! 2. `ReadHalves`: once they all ended, the write halves of the segments
-//!    whose read half recorded a source go down.
+//!    (one `REQ_OP_COPY_READ` bio per segment: a caller's range, in pieces
+//!    of at most 1 GiB).
+//! 2. `ReadHalves`: once they all ended, the write halves go down, one per
+//!    pair (consecutive segments with contiguous destinations, up to 1 GiB)
+//!    whose read halves recorded a source.
 //! 3. `WriteHalves`: once they all ended, what the device copied is known.
 //! 4. `Fallback`: every byte not offloaded is copied by reads and writes
 //!    through a bounded set of buffers, chunk by chunk, pipelined.
@@ -114,7 +116,7 @@ pub(crate) enum Notify {
 unsafe impl Send for Notify {}
 
 /// One segment of the job: a piece of a caller's range of at most
-/// [`HALF_MAX`] bytes, copied by one pair of halves sharing one token.
+/// [`HALF_MAX`] bytes, contiguous on both devices. Each has a read half.
 #[derive(Clone, Copy)]
 struct Seg {
     src: u64,
@@ -123,14 +125,29 @@ struct Seg {
     /// Offset of the segment in the job's logical space (the caller's
     /// ranges, concatenated).
     lstart: u64,
+    /// The pair (token) the segment belongs to.
+    pair: u32,
+}
+
+/// A copy pair: consecutive segments whose destinations follow each other,
+/// up to [`HALF_MAX`] bytes. One write half covers the whole destination
+/// run; each segment's read half records its source in the pair's token
+/// at its offset in the run. A vector of ranges that gathers scattered
+/// sources into one contiguous destination is thereby one pair, which a
+/// provider can copy with commands of several source ranges.
+#[derive(Clone, Copy)]
+struct Pair {
+    dst: u64,
+    len: u64,
+    lstart: u64,
 }
 
 /// What a bio of the job is for; lives in the bio's front pad.
 #[derive(Clone, Copy)]
 pub(crate) enum IoKind {
-    /// A piece of a segment's read or write half; `off` is its offset
-    /// within the segment.
-    Half { seg: u32, off: u64, write: bool },
+    /// A piece of a pair's read or write half; `off` is its offset
+    /// within the pair's destination run.
+    Half { pair: u32, off: u64, write: bool },
     /// Fallback I/O of slot `slot`: `len` bytes at logical offset `loff`.
     FbRead { slot: u8, loff: u64, len: u32 },
     FbWrite { slot: u8, loff: u64, len: u32 },
@@ -190,8 +207,9 @@ pub(crate) struct CopyJob {
     dst: Bdev,
     flags: u32,
     segs: KVec<Seg>,
+    pairs: KVec<Pair>,
     total: u64,
-    /// Pairing state per segment (the token shared by its two halves).
+    /// Pairing state per pair (the token its halves share).
     #[pin]
     tokens: Mutex<KVec<Sources<TOKEN_EXTENTS>>>,
     #[pin]
@@ -235,14 +253,32 @@ impl CopyJob {
         notify: Notify,
     ) -> Result<Arc<CopyJob>> {
         let mut segs = KVec::new();
-        let mut tokens = KVec::new();
+        let mut pairs: KVec<Pair> = KVec::new();
+        let mut members = 0usize;
         let mut lstart = 0u64;
         for r in ranges {
             for p in crate::split::pieces(*r, HALF_MAX, 512) {
-                segs.push(Seg { src: p.src, dst: p.dst, len: p.len, lstart }, GFP_KERNEL)?;
-                tokens.push(Sources::new(p.len), GFP_KERNEL)?;
+                let joins = match pairs.last() {
+                    Some(q) => q.dst + q.len == p.dst && q.len + p.len <= HALF_MAX && members < TOKEN_EXTENTS,
+                    None => false,
+                };
+                if joins {
+                    if let Some(q) = pairs.last_mut() {
+                        q.len += p.len;
+                    }
+                    members += 1;
+                } else {
+                    pairs.push(Pair { dst: p.dst, len: p.len, lstart }, GFP_KERNEL)?;
+                    members = 1;
+                }
+                let pair = (pairs.len() - 1) as u32;
+                segs.push(Seg { src: p.src, dst: p.dst, len: p.len, lstart, pair }, GFP_KERNEL)?;
                 lstart += p.len;
             }
+        }
+        let mut tokens = KVec::with_capacity(pairs.len(), GFP_KERNEL)?;
+        for q in pairs.iter() {
+            tokens.push(Sources::new(q.len), GFP_KERNEL)?;
         }
         let state = State {
             phase: Phase::Start,
@@ -263,6 +299,7 @@ impl CopyJob {
                 dst,
                 flags,
                 segs,
+                pairs,
                 total: lstart,
                 tokens <- new_mutex!(tokens),
                 state <- new_mutex!(state),
@@ -345,9 +382,9 @@ impl CopyJob {
         let ok = bio.status() == 0;
         let kind = bio.ctx().kind;
         match kind {
-            IoKind::Half { seg, off, write } => {
+            IoKind::Half { pair, off, write } => {
                 let len = u64::from(bio.size());
-                let s = self.segs[seg as usize];
+                let s = self.pairs[pair as usize];
                 if !ok {
                     let reason = if bio.status() == bindings::BLKCOPY_STS_NOTSUPP {
                         bio.ctx().reason
@@ -357,7 +394,7 @@ impl CopyJob {
                     // A read half that found no source and the write half
                     // of the same bytes would count twice: count writes
                     // only where a source had been recorded.
-                    if !write || self.tokens.lock()[seg as usize].pair(off, len).any(|p| p.src.is_some()) {
+                    if !write || self.tokens.lock()[pair as usize].pair(off, len).any(|p| p.src.is_some()) {
                         st.reasons[reason as usize] += len;
                     }
                 } else if write {
@@ -409,7 +446,7 @@ impl CopyJob {
                     }
                     st.phase = Phase::ReadHalves;
                     for i in 0..self.segs.len() {
-                        if let Err(e) = self.submit_half(st, i, false) {
+                        if let Err(e) = self.submit_read_half(i) {
                             st.status = e.to_errno();
                             break;
                         }
@@ -422,13 +459,13 @@ impl CopyJob {
                     }
                     st.phase = Phase::WriteHalves;
                     let cancelled = self.cancel.load(Ordering::Acquire);
-                    for i in 0..self.segs.len() {
+                    for i in 0..self.pairs.len() {
                         if st.status != 0 || cancelled {
                             break;
                         }
                         let has_src = self.tokens.lock()[i].recorded() > 0;
                         if has_src {
-                            if let Err(e) = self.submit_half(st, i, true) {
+                            if let Err(e) = self.submit_write_half(i) {
                                 st.status = e.to_errno();
                             }
                         }
@@ -503,30 +540,39 @@ impl CopyJob {
         Ok(bio)
     }
 
-    /// Sends segment `i`'s read or write half down the stack.
-    fn submit_half(self: &Arc<Self>, st: &mut State, i: usize, write: bool) -> Result {
+    /// Sends segment `i`'s read half down the stack: it records where the
+    /// segment's source is in its pair's token.
+    fn submit_read_half(self: &Arc<Self>, i: usize) -> Result {
         let s = self.segs[i];
-        let (bdev, pos, op) = if write {
-            (self.dst, s.dst, bindings::blkcopy_req_op_REQ_OP_COPY_WRITE)
-        } else {
-            (self.src, s.src, bindings::blkcopy_req_op_REQ_OP_COPY_READ)
-        };
-        let _ = st;
-        let mut bio = self.alloc_bio(bdev, 0, op, pos >> 9, IoKind::Half { seg: i as u32, off: 0, write }, Reason::NoProvider)?;
+        let off = s.lstart - self.pairs[s.pair as usize].lstart;
+        let kind = IoKind::Half { pair: s.pair, off, write: false };
+        let op = bindings::blkcopy_req_op_REQ_OP_COPY_READ;
+        let mut bio = self.alloc_bio(self.src, 0, op, s.src >> 9, kind, Reason::NoProvider)?;
         bio.set_size(s.len as u32);
+        route::submit_half(bio);
+        Ok(())
+    }
+
+    /// Sends pair `i`'s write half down the stack.
+    fn submit_write_half(self: &Arc<Self>, i: usize) -> Result {
+        let p = self.pairs[i];
+        let kind = IoKind::Half { pair: i as u32, off: 0, write: true };
+        let op = bindings::blkcopy_req_op_REQ_OP_COPY_WRITE;
+        let mut bio = self.alloc_bio(self.dst, 0, op, p.dst >> 9, kind, Reason::NoProvider)?;
+        bio.set_size(p.len as u32);
         route::submit_half(bio);
         Ok(())
     }
 
     /// Records where a read-half piece's data lives (called by the router
     /// at the bottom of the stack). `pos` is a byte offset on `disk`.
-    pub(crate) fn record_source(&self, seg: u32, off: u64, len: u64, disk: u64, pos: u64) -> bool {
-        self.tokens.lock()[seg as usize].record(off, len, disk, pos).is_ok()
+    pub(crate) fn record_source(&self, pair: u32, off: u64, len: u64, disk: u64, pos: u64) -> bool {
+        self.tokens.lock()[pair as usize].record(off, len, disk, pos).is_ok()
     }
 
     /// The recorded sources of a write-half piece.
-    pub(crate) fn with_sources<R>(&self, seg: u32, f: impl FnOnce(&Sources<TOKEN_EXTENTS>) -> R) -> R {
-        f(&self.tokens.lock()[seg as usize])
+    pub(crate) fn with_sources<R>(&self, pair: u32, f: impl FnOnce(&Sources<TOKEN_EXTENTS>) -> R) -> R {
+        f(&self.tokens.lock()[pair as usize])
     }
 
     /// Computes the fallback's work list and takes its buffers.

@@ -162,7 +162,7 @@ fn end_notsupp(mut bio: JobBio, reason: Reason) {
 
 /// Carves the first `bytes` of a copy-half piece off into a new piece.
 fn split_front(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
-    let IoKind::Half { seg, off, write } = bio.ctx().kind else {
+    let IoKind::Half { pair, off, write } = bio.ctx().kind else {
         return Err(EINVAL);
     };
     let job = bio.ctx().job.clone();
@@ -170,7 +170,7 @@ fn split_front(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
     front.set_size(bytes);
     bio.set_sector(bio.sector() + u64::from(bytes >> 9));
     bio.set_size(bio.size() - bytes);
-    bio.ctx_mut().kind = IoKind::Half { seg, off: off + u64::from(bytes), write };
+    bio.ctx_mut().kind = IoKind::Half { pair, off: off + u64::from(bytes), write };
     Ok(front)
 }
 
@@ -188,14 +188,14 @@ pub(crate) fn submit_half(mut bio: JobBio) {
         drop(providers);
         return end_notsupp(bio, Reason::NoProvider);
     };
-    let IoKind::Half { seg, off, write } = bio.ctx().kind else {
+    let IoKind::Half { pair, off, write } = bio.ctx().kind else {
         drop(providers);
         return end_notsupp(bio, Reason::Unpaired);
     };
     if !write {
         // Read half at the bottom: record where this part of the source is.
         let job = bio.ctx().job.clone();
-        let ok = job.record_source(seg, off, u64::from(bio.size()), disk as u64, bio.sector() << 9);
+        let ok = job.record_source(pair, off, u64::from(bio.size()), disk as u64, bio.sector() << 9);
         drop(providers);
         if ok {
             bio.end(0);
@@ -204,7 +204,7 @@ pub(crate) fn submit_half(mut bio: JobBio) {
         }
         return;
     }
-    pair_write(bio, p, lim, seg, off, disk);
+    pair_write(bio, p, lim, pair, off, disk);
     drop(providers);
 }
 
@@ -214,7 +214,7 @@ fn pair_write(
     bio: JobBio,
     p: Provider,
     lim: bindings::blkcopy_limits,
-    seg: u32,
+    pair: u32,
     off: u64,
     disk: *mut bindings::gendisk,
 ) {
@@ -231,7 +231,7 @@ fn pair_write(
         let mut srcs: [bindings::blkcopy_src_range; MAX_CMD_RANGES] =
             core::array::from_fn(|_| bindings::blkcopy_src_range::default());
         let (mut n, mut len, mut src_disk, mut unpaired) = (0usize, 0u64, 0u64, false);
-        job.with_sources(seg, |sources| {
+        job.with_sources(pair, |sources| {
             for s in sources.pair(pos, left.min(max_bytes)) {
                 match s.src {
                     None if n == 0 => {

@@ -1,5 +1,5 @@
 # NVMe offload: copies of 4 KiB to 256 MiB within one namespace, on 512-
-# and 4096-byte namespaces. The bytes match, every byte is reported
+# and 4096-byte namespaces, single and vectored. The bytes match, every byte is reported
 # offloaded, QEMU's trace shows the expected number of Copy commands and
 # source ranges for the namespace's limits, and the guest's block
 # statistics show no data read or written by the host for the copy.
@@ -34,4 +34,23 @@ done
 for len in 4096 $M $((64 * M)); do
   offload nvme-4k $((512 * M)) $((768 * M)) "$len" $((32 * M)) $((8 * M))
 done
+# Vectored. A gather (scattered sources, one contiguous destination) is one
+# pair: on nvme-a 16 ranges of 64 KiB become one Copy command of 16 source
+# ranges. Scattered destinations (nvme-4k) take a command per range.
+vector() {  # role ranges-spec... ; expects $want_cmds $want_ranges
+  local d=$1 mark out args=() total=0 spec so do l; shift
+  for spec in "$@"; do args+=(--range "$spec"); IFS=: read -r so do l <<< "$spec"; total=$((total + l)); fill_random "$d" "$so" "$l"; done
+  mark=$(trace_mark)
+  out=$(blkcopy copy "$d" "$d" "${args[@]}" --json) || fail "vectored copy on $d"
+  [[ $(json_field "$out" bytes_offloaded) == "$total" ]] || fail "vectored: not all offloaded: $out"
+  [[ $(trace_copies "$mark") == "$want_cmds" ]] || fail "vectored: $(trace_copies "$mark") commands, want $want_cmds"
+  [[ $(trace_since "$mark" | grep -c '^pci_nvme_copy_source_range') == "$want_ranges" ]] || fail "vectored: source ranges"
+  for spec in "$@"; do IFS=: read -r so do l <<< "$spec"; assert_same "$d" "$so" "$d" "$do" "$l"; done
+}
+specs=()
+for i in $(seq 0 15); do specs+=("$(( (1100 + i) * M )):$(( 1600 * M + i * 65536 )):65536"); done
+want_cmds=1 want_ranges=16 vector "$(role nvme-a)" "${specs[@]}"
+specs=()
+for i in $(seq 0 7); do specs+=("$(( (600 + i) * M )):$(( (900 - 2 * i) * M )):65536"); done
+want_cmds=8 want_ranges=8 vector "$(role nvme-4k)" "${specs[@]}"
 grep -q "commands=" /sys/kernel/debug/blkcopy_nvme/namespaces || fail "no counters"
