@@ -31,7 +31,7 @@ for len in 4096 65536 $M $((16 * M)) $((256 * M)); do
   offload nvme-a $((1024 * M)) $((1536 * M)) "$len" $((32 * M)) $((8 * M))
 done
 # nvme-4k: 4096-byte LBAs, mssrl 2048 (8 MiB), mcl 8192 (32 MiB), msrc 127
-for len in 4096 $M $((64 * M)); do
+for len in 4096 $M $((64 * M)) $((256 * M)); do
   offload nvme-4k $((512 * M)) $((768 * M)) "$len" $((32 * M)) $((8 * M))
 done
 # Vectored. A gather (scattered sources, one contiguous destination) is one
