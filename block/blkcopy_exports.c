@@ -16,3 +16,8 @@ EXPORT_SYMBOL_GPL(blkcopy_copy);
 EXPORT_SYMBOL_GPL(blkcopy_register_provider);
 EXPORT_SYMBOL_GPL(blkcopy_unregister_provider);
 EXPORT_SYMBOL_GPL(blkcopy_set_reason);
+EXPORT_SYMBOL_GPL(blkcopy_register_stacking);
+EXPORT_SYMBOL_GPL(blkcopy_unregister_stacking);
+EXPORT_SYMBOL_GPL(blkcopy_split_half);
+EXPORT_SYMBOL_GPL(blkcopy_remap_half);
+EXPORT_SYMBOL_GPL(blkcopy_submit_half);

@@ -243,6 +243,77 @@ pub unsafe extern "C" fn blkcopy_unregister_provider(ops: *const bindings::blkco
     registry().unregister(ops);
 }
 
+/// See `blkcopy_register_stacking()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `ops` points to an ops table that stays valid until unregistered.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_register_stacking(ops: *const bindings::blkcopy_stacking_ops) -> i32 {
+    match registry().register_stacking(ops) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// See `blkcopy_unregister_stacking()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `ops` was registered with `blkcopy_register_stacking()`.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_unregister_stacking(ops: *const bindings::blkcopy_stacking_ops) {
+    registry().unregister_stacking(ops);
+}
+
+/// See `blkcopy_split_half()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `half` is a copy half handed to a stacking layer's `map_half`, longer
+/// than `bytes`, and `bytes` is a multiple of 512.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_split_half(half: *mut bindings::bio, bytes: u32) -> *mut bindings::bio {
+    // SAFETY: per the contract a live half of the core's bio set; the
+    // caller keeps owning it (the temporary handle is not dropped).
+    let mut b = core::mem::ManuallyDrop::new(unsafe { job::JobBio::from_end_io(half) });
+    if bytes == 0 || bytes >= b.size() || bytes % 512 != 0 {
+        return core::ptr::null_mut();
+    }
+    match route::split_half(&mut b, bytes) {
+        Ok(front) => front.into_raw(),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// See `blkcopy_remap_half()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `half` is a copy half owned by the caller; `bdev` is an open device the
+/// caller keeps open while copies may be routed through it.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_remap_half(half: *mut bindings::bio, bdev: *mut bindings::block_device, sector: u64) {
+    let Some(b) = NonNull::new(bdev) else { return };
+    // SAFETY: per the contract; the temporary handle is not dropped.
+    let mut h = core::mem::ManuallyDrop::new(unsafe { job::JobBio::from_end_io(half) });
+    // SAFETY: per the contract `bdev` stays open.
+    h.set_bdev(unsafe { Bdev::from_raw(b) });
+    h.set_sector(sector);
+}
+
+/// See `blkcopy_submit_half()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `half` is a copy half the caller owns (from `blkcopy_split_half()`);
+/// ownership passes to the core.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_submit_half(half: *mut bindings::bio) {
+    // SAFETY: per the contract.
+    route::submit_half(unsafe { job::JobBio::from_end_io(half) });
+}
+
 /// See `blkcopy_set_reason()` in include/linux/blkcopy.h.
 ///
 /// # Safety

@@ -106,17 +106,37 @@ impl Providers {
     }
 }
 
+/// A registered copy-aware stacking layer.
+#[derive(Clone, Copy)]
+struct Stacking(NonNull<bindings::blkcopy_stacking_ops>);
+
+// SAFETY: the ops table is immutable and lives while registered; calls
+// into it hold a reference on its module.
+unsafe impl Send for Stacking {}
+
+/// Most stacking layers registered at once.
+const MAX_STACKING: usize = 4;
+/// Deepest stack a copy half is routed through.
+const MAX_DEPTH: usize = 16;
+
 /// The providers, guarded by one lock that is held while a provider is
-/// called, so that unregistering waits for calls in progress.
+/// called, so that unregistering waits for calls in progress; and the
+/// stacking layers, which are called without a lock (they route pieces on
+/// themselves) but with a reference on their module.
 #[pin_data]
 pub(crate) struct Registry {
     #[pin]
     providers: Mutex<Providers>,
+    #[pin]
+    stacking: Mutex<[Option<Stacking>; MAX_STACKING]>,
 }
 
 impl Registry {
     pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Registry { providers <- new_mutex!(Providers([None; MAX_PROVIDERS])) })
+        pin_init!(Registry {
+            providers <- new_mutex!(Providers([None; MAX_PROVIDERS])),
+            stacking <- new_mutex!([None; MAX_STACKING]),
+        })
     }
 
     pub(crate) fn register(&self, ops: *const bindings::blkcopy_provider_ops) -> Result {
@@ -137,6 +157,24 @@ impl Registry {
     pub(crate) fn unregister(&self, ops: *const bindings::blkcopy_provider_ops) {
         let mut v = self.providers.lock();
         for s in v.0.iter_mut() {
+            if matches!(s, Some(q) if q.0.as_ptr() as *const _ == ops) {
+                *s = None;
+            }
+        }
+    }
+
+    pub(crate) fn register_stacking(&self, ops: *const bindings::blkcopy_stacking_ops) -> Result {
+        let l = Stacking(NonNull::new(ops as *mut _).ok_or(EINVAL)?);
+        let mut v = self.stacking.lock();
+        if v.iter().flatten().any(|q| q.0 == l.0) {
+            return Err(EEXIST);
+        }
+        *v.iter_mut().find(|s| s.is_none()).ok_or(ENOSPC)? = Some(l);
+        Ok(())
+    }
+
+    pub(crate) fn unregister_stacking(&self, ops: *const bindings::blkcopy_stacking_ops) {
+        for s in self.stacking.lock().iter_mut() {
             if matches!(s, Some(q) if q.0.as_ptr() as *const _ == ops) {
                 *s = None;
             }
@@ -174,8 +212,75 @@ fn split_front(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
     Ok(front)
 }
 
+/// What the stacking layers did with a half.
+enum Stacked {
+    /// No layer maps it: it is at the bottom.
+    Bottom(JobBio),
+    /// A layer took it.
+    Taken,
+}
+
+/// Lets the stacking layers remap a half until it reaches the bottom.
+fn through_layers(mut bio: JobBio) -> Stacked {
+    let reg = crate::registry();
+    for _ in 0..MAX_DEPTH {
+        let bdev = bio.bdev();
+        if bdev.is_partition() {
+            bio.set_sector(bio.sector() + bdev.start_sect());
+            bio.set_bdev(bdev.whole());
+        }
+        let disk = bio.bdev().disk();
+        let layers = *reg.stacking.lock();
+        let mut remapped = false;
+        for l in layers.iter().flatten() {
+            // SAFETY: registered ops are valid while registered, and the
+            // module reference keeps them valid during the call.
+            let ops = unsafe { l.0.as_ref() };
+            let Some(map) = ops.map_half else { continue };
+            // SAFETY: `owner` is the layer's module (or null).
+            if !ops.owner.is_null() && !unsafe { bindings::try_module_get(ops.owner) } {
+                continue;
+            }
+            // SAFETY: `disk` is live (a device of the job, or below one a
+            // layer holds); the half is live and ours during the call.
+            let r = unsafe { map(disk, bio.as_ptr()) } as u32;
+            if !ops.owner.is_null() {
+                // SAFETY: the reference taken above.
+                unsafe { bindings::module_put(ops.owner) };
+            }
+            match r {
+                bindings::blkcopy_map_result_BLKCOPY_MAP_REMAPPED => {
+                    remapped = true;
+                    break;
+                }
+                bindings::blkcopy_map_result_BLKCOPY_MAP_DONE => {
+                    // The layer owns the half now.
+                    core::mem::forget(bio);
+                    return Stacked::Taken;
+                }
+                _ => {}
+            }
+        }
+        if !remapped {
+            return Stacked::Bottom(bio);
+        }
+    }
+    end_notsupp(bio, Reason::Unpaired);
+    Stacked::Taken
+}
+
+/// Carves the first `bytes` of a half off into a new half (for stacking
+/// layers, through the C API).
+pub(crate) fn split_half(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
+    split_front(bio, bytes)
+}
+
 /// Sends a copy half (or a piece of one) down the stack.
-pub(crate) fn submit_half(mut bio: JobBio) {
+pub(crate) fn submit_half(bio: JobBio) {
+    let mut bio = match through_layers(bio) {
+        Stacked::Bottom(b) => b,
+        Stacked::Taken => return,
+    };
     let bdev = bio.bdev();
     if bdev.is_partition() {
         bio.set_sector(bio.sector() + bdev.start_sect());

@@ -109,6 +109,37 @@ struct blkcopy_provider_ops {
 		       const struct blkcopy_src_range *src, unsigned int nr_src);
 };
 
+/* --- Copy-aware stacking layers ------------------------------------------ */
+
+enum blkcopy_map_result {
+	BLKCOPY_MAP_NOT_MINE = 0,	/* the layer does not map this sector */
+	BLKCOPY_MAP_REMAPPED = 1,	/* the half was re-addressed: route it on */
+	BLKCOPY_MAP_DONE = 2,		/* the layer took the half (ended or resubmitted it) */
+};
+
+struct blkcopy_stacking_ops {
+	const char *name;
+	struct module *owner;
+	/*
+	 * A copy half (or piece) addressed to @disk: if the layer maps its
+	 * first sector, re-address it (blkcopy_remap_half()) to the device
+	 * below, carving off with blkcopy_split_half() and resubmitting with
+	 * blkcopy_submit_half() the part its mapping covers when the half
+	 * reaches past it, and return BLKCOPY_MAP_REMAPPED. Called in process
+	 * context.
+	 */
+	int (*map_half)(struct gendisk *disk, struct bio *half);
+};
+
+int blkcopy_register_stacking(const struct blkcopy_stacking_ops *ops);
+void blkcopy_unregister_stacking(const struct blkcopy_stacking_ops *ops);
+/* Carve the first @bytes off a copy half into a new half (NULL: no memory). */
+struct bio *blkcopy_split_half(struct bio *half, unsigned int bytes);
+/* Re-address a copy half to @bdev at @sector. */
+void blkcopy_remap_half(struct bio *half, struct block_device *bdev, sector_t sector);
+/* Route a copy half down the stack (the core owns it again). */
+void blkcopy_submit_half(struct bio *half);
+
 int blkcopy_register_provider(const struct blkcopy_provider_ops *ops);
 void blkcopy_unregister_provider(const struct blkcopy_provider_ops *ops);
 void blkcopy_set_reason(struct bio *bio, enum blkcopy_reason reason);

@@ -7,6 +7,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/debugfs.h>
+#include <linux/device-mapper.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/pagemap.h>

@@ -7,6 +7,7 @@
  * kernel's C definitions, static inline functions and private structure
  * layouts. Each helper says why it is in C.
  */
+#include <linux/bio.h>
 #include <linux/blk_types.h>
 #include <linux/blkdev.h>
 #include <linux/build_bug.h>
@@ -49,6 +50,13 @@ u8 blkcopy_bdev_partno(struct block_device *bdev)
 	return bdev_partno(bdev);
 }
 EXPORT_SYMBOL_GPL(blkcopy_bdev_partno);
+
+/* bio_set_dev() is a static inline (it also fixes up blk-cgroup state). */
+void blkcopy_bio_set_dev(struct bio *bio, struct block_device *bdev)
+{
+	bio_set_dev(bio, bdev);
+}
+EXPORT_SYMBOL_GPL(blkcopy_bio_set_dev);
 
 bool blkcopy_file_is_bdev(struct file *file)
 {

@@ -19,6 +19,9 @@ bool blkcopy_bdev_read_only(struct block_device *bdev);
 struct block_device *blkcopy_bdev_whole(struct block_device *bdev);
 u8 blkcopy_bdev_partno(struct block_device *bdev);
 
+/* bio_set_dev(). */
+void blkcopy_bio_set_dev(struct bio *bio, struct block_device *bdev);
+
 /* S_ISBLK(file_inode(file)->i_mode), and IS_SWAPFILE on it. */
 bool blkcopy_file_is_bdev(struct file *file);
 bool blkcopy_file_is_swap(struct file *file);

@@ -18,6 +18,7 @@ pub mod bio;
 pub mod block;
 pub mod completion;
 pub mod debugfs;
+pub mod dm;
 pub mod miscdev;
 pub mod provider;
 

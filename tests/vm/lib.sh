@@ -169,7 +169,25 @@ load_scsi_provider() {
   load_blkcopy
   grep -q '^blkcopy_scsi ' /proc/modules || insmod "$BLKCOPY_SCSI_KO" || fail "insmod blkcopy_scsi"
 }
-unload_providers() { rmmod blkcopy_nvme 2>/dev/null; rmmod blkcopy_scsi 2>/dev/null; true; }
+BLKCOPY_LINEAR_KO=$SRC/blkcopy_linear.ko
+load_linear_target() {
+  load_blkcopy
+  grep -q '^blkcopy_linear ' /proc/modules || insmod "$BLKCOPY_LINEAR_KO" || fail "insmod blkcopy_linear"
+}
+unload_providers() {
+  rmmod blkcopy_nvme 2>/dev/null; rmmod blkcopy_scsi 2>/dev/null; rmmod blkcopy_linear 2>/dev/null; true
+}
+# dm devices a test created (removed by remove_volumes, in reverse order).
+VOLUMES=()
+volume() {  # volume <name> <table>: create /dev/mapper/<name> (not in a subshell)
+  dmsetup create "$1" --table "$2" || fail "dmsetup create $1: $2"
+  VOLUMES+=("$1")
+}
+remove_volumes() {
+  local i
+  for ((i = ${#VOLUMES[@]} - 1; i >= 0; i--)); do dmsetup remove "${VOLUMES[i]}" 2>/dev/null; done
+  VOLUMES=()
+}
 # A counter of the SCSI provider (debugfs blkcopy_scsi/luns, last line).
 scsi_counter() { tail -n1 /sys/kernel/debug/blkcopy_scsi/luns | grep -o "$1=[0-9]*" | cut -d= -f2; }
 # Copy commands, source ranges and copied blocks QEMU traced since a mark.

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device-mapper targets (`include/linux/device-mapper.h`).
+//!
+//! A target type is a [`Target`] implementation; [`Registration`] registers
+//! it with device-mapper for as long as it lives. Each table line of the
+//! type gets its own `T` (made by [`Target::ctr`], dropped by the target's
+//! destructor), stored in the `dm_target`'s `private`.
+
+use core::ffi::c_void;
+use kernel::ffi::{c_char, c_int, c_uint};
+use core::marker::PhantomData;
+use core::ptr::{null_mut, NonNull};
+
+use kernel::alloc::{flags::GFP_KERNEL, KBox};
+use kernel::error::{code::*, Error, Result};
+use kernel::str::CStr;
+use kernel::ThisModule;
+
+use super::bindings;
+use super::block::Bdev;
+
+/// `DM_MAPIO_REMAPPED`: the target re-addressed the bio; dm submits it.
+pub const MAPIO_REMAPPED: c_int = bindings::DM_MAPIO_REMAPPED as c_int;
+
+/// What `status` is asked for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StatusType {
+    Info,
+    Table,
+    Ima,
+}
+
+/// A table line being constructed or mapped.
+pub struct TargetRef {
+    ti: NonNull<bindings::dm_target>,
+}
+
+impl TargetRef {
+    fn ti(&self) -> *mut bindings::dm_target {
+        self.ti.as_ptr()
+    }
+
+    /// First sector of the line on the mapped device.
+    pub fn begin(&self) -> u64 {
+        // SAFETY: `ti` is live for the callback this handle was made for.
+        unsafe { (*self.ti()).begin }
+    }
+
+    /// Length of the line in sectors.
+    pub fn len(&self) -> u64 {
+        // SAFETY: as above.
+        unsafe { (*self.ti()).len }
+    }
+
+    /// The mapped device's disk.
+    pub fn disk(&self) -> *mut bindings::gendisk {
+        // SAFETY: `ti` is live; its table belongs to a mapped device.
+        unsafe { bindings::dm_disk(bindings::dm_table_get_md((*self.ti()).table)) }
+    }
+
+    /// Sets the message dm reports when `ctr` fails.
+    pub fn set_error(&mut self, msg: &'static CStr) {
+        // SAFETY: `ti` is live; the message is static.
+        unsafe { (*self.ti()).error = msg.as_char_ptr() as *mut c_char };
+    }
+
+    /// Asks dm to send flush, discard, secure erase and write-zeroes bios
+    /// to the target too (one each), as dm-linear does.
+    pub fn pass_all_bio_kinds(&mut self) {
+        // SAFETY: `ti` is live and being constructed.
+        unsafe {
+            (*self.ti()).num_flush_bios = 1;
+            (*self.ti()).num_discard_bios = 1;
+            (*self.ti()).num_secure_erase_bios = 1;
+            (*self.ti()).num_write_zeroes_bios = 1;
+        }
+    }
+
+    /// Opens the device at `path` with the table's mode.
+    pub fn get_device(&mut self, path: &CStr) -> Result<DmDev> {
+        let mut dev: *mut bindings::dm_dev = null_mut();
+        // SAFETY: `ti` is live and being constructed; `path` is NUL-terminated.
+        let ret = unsafe {
+            bindings::dm_get_device(
+                self.ti(),
+                path.as_char_ptr(),
+                bindings::dm_table_get_mode((*self.ti()).table),
+                &mut dev,
+            )
+        };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(DmDev { ti: self.ti, dev: NonNull::new(dev).ok_or(EINVAL)? })
+    }
+}
+
+/// A device a table line uses, released on drop.
+pub struct DmDev {
+    ti: NonNull<bindings::dm_target>,
+    dev: NonNull<bindings::dm_dev>,
+}
+
+// SAFETY: `dm_dev` is reference-managed by dm and used read-only here.
+unsafe impl Send for DmDev {}
+// SAFETY: as above.
+unsafe impl Sync for DmDev {}
+
+impl DmDev {
+    /// The block device.
+    pub fn bdev(&self) -> Bdev {
+        // SAFETY: the dm_dev holds the device open until dropped.
+        unsafe { Bdev::from_raw(NonNull::new_unchecked((*self.dev.as_ptr()).bdev)) }
+    }
+
+    /// The device's name as dm prints it (`major:minor`).
+    pub fn name(&self) -> &CStr {
+        // SAFETY: `name` is a NUL-terminated array fixed at open.
+        unsafe { CStr::from_char_ptr((*self.dev.as_ptr()).name.as_ptr()) }
+    }
+
+    /// The raw `dm_dev`, for `iterate_devices` callouts.
+    pub fn as_ptr(&self) -> *mut bindings::dm_dev {
+        self.dev.as_ptr()
+    }
+}
+
+impl Drop for DmDev {
+    fn drop(&mut self) {
+        // SAFETY: obtained from `dm_get_device` for this target.
+        unsafe { bindings::dm_put_device(self.ti.as_ptr(), self.dev.as_ptr()) };
+    }
+}
+
+/// Text a target's `status` writes into dm's result buffer.
+pub struct StatusOut {
+    buf: *mut c_char,
+    len: usize,
+    pos: usize,
+}
+
+impl core::fmt::Write for StatusOut {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let b = s.as_bytes();
+        // Keep room for the terminating NUL; truncate like DMEMIT does.
+        let n = b.len().min(self.len.saturating_sub(self.pos + 1));
+        // SAFETY: `buf` has `len` bytes (dm's contract); `pos + n < len`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(b.as_ptr(), self.buf.add(self.pos) as *mut u8, n);
+            self.pos += n;
+            *self.buf.add(self.pos) = 0;
+        }
+        Ok(())
+    }
+}
+
+/// A device-mapper target type.
+pub trait Target: Sized + Send + Sync + 'static {
+    /// The type's name, as table lines name it.
+    const NAME: &'static CStr;
+    /// Version reported to dm.
+    const VERSION: [u32; 3];
+
+    /// Constructs a table line from its arguments.
+    fn ctr(ti: &mut TargetRef, args: &[&CStr]) -> Result<Self>;
+    /// Maps a bio; returns a `DM_MAPIO_*` value.
+    fn map(&self, ti: &TargetRef, bio: *mut bindings::bio) -> c_int;
+    /// Writes the line's status or table text.
+    fn status(&self, ti: &TargetRef, kind: StatusType, out: &mut StatusOut);
+    /// Calls `f` for each device the line uses: (device, start, length).
+    fn devices(&self, ti: &TargetRef) -> (&DmDev, u64, u64);
+    /// The table becomes live.
+    fn resume(&self, _ti: &TargetRef) {}
+    /// The table is about to be suspended (or replaced).
+    fn presuspend(&self, _ti: &TargetRef) {}
+    /// The line is being destroyed (before `Self` is dropped).
+    fn destroy(&self, _ti: &TargetRef) {}
+}
+
+struct Adapter<T>(PhantomData<T>);
+
+impl<T: Target> Adapter<T> {
+    fn this(ti: *mut bindings::dm_target) -> (TargetRef, &'static T) {
+        // SAFETY: dm calls the callbacks with the live `dm_target` whose
+        // `private` `ctr` set to a leaked `KBox<T>`, freed only by `dtr`.
+        unsafe { (TargetRef { ti: NonNull::new_unchecked(ti) }, &*((*ti).private as *const T)) }
+    }
+
+    unsafe extern "C" fn ctr(ti: *mut bindings::dm_target, argc: c_uint, argv: *mut *mut c_char) -> c_int {
+        let mut r = TargetRef { ti: match NonNull::new(ti) { Some(t) => t, None => return EINVAL.to_errno() } };
+        let mut args = [c"".as_ptr() as *const c_char; 16];
+        let n = argc as usize;
+        if n > args.len() {
+            r.set_error(kernel::c_str!("Too many arguments"));
+            return EINVAL.to_errno();
+        }
+        for (i, a) in args.iter_mut().take(n).enumerate() {
+            // SAFETY: dm passes `argc` valid strings.
+            *a = unsafe { *argv.add(i) };
+        }
+        // SAFETY: each argument is a NUL-terminated string dm keeps alive
+        // during the call.
+        let strs: [&CStr; 16] = core::array::from_fn(|i| unsafe { CStr::from_char_ptr(args[i]) });
+        match T::ctr(&mut r, &strs[..n]) {
+            Ok(t) => match KBox::new(t, GFP_KERNEL) {
+                Ok(b) => {
+                    // SAFETY: `ti` is live; `dtr` takes the box back.
+                    unsafe { (*ti).private = KBox::into_raw(b) as *mut c_void };
+                    0
+                }
+                Err(_) => ENOMEM.to_errno(),
+            },
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    unsafe extern "C" fn dtr(ti: *mut bindings::dm_target) {
+        let (r, t) = Self::this(ti);
+        t.destroy(&r);
+        // SAFETY: `private` is the box `ctr` leaked; nothing uses it after.
+        drop(unsafe { KBox::from_raw((*ti).private as *mut T) });
+    }
+
+    unsafe extern "C" fn map(ti: *mut bindings::dm_target, bio: *mut bindings::bio) -> c_int {
+        let (r, t) = Self::this(ti);
+        t.map(&r, bio)
+    }
+
+    unsafe extern "C" fn status(
+        ti: *mut bindings::dm_target,
+        kind: bindings::status_type_t,
+        _flags: c_uint,
+        result: *mut c_char,
+        maxlen: c_uint,
+    ) {
+        let (r, t) = Self::this(ti);
+        let kind = match kind {
+            bindings::status_type_t_STATUSTYPE_INFO => StatusType::Info,
+            bindings::status_type_t_STATUSTYPE_TABLE => StatusType::Table,
+            _ => StatusType::Ima,
+        };
+        let mut out = StatusOut { buf: result, len: maxlen as usize, pos: 0 };
+        if out.len > 0 {
+            // SAFETY: dm's buffer has `maxlen` bytes.
+            unsafe { *result = 0 };
+        }
+        t.status(&r, kind, &mut out);
+    }
+
+    unsafe extern "C" fn iterate_devices(
+        ti: *mut bindings::dm_target,
+        fn_: bindings::iterate_devices_callout_fn,
+        data: *mut c_void,
+    ) -> c_int {
+        let (r, t) = Self::this(ti);
+        let (dev, start, len) = t.devices(&r);
+        match fn_ {
+            // SAFETY: dm's callout with its own data.
+            Some(f) => unsafe { f(ti, dev.as_ptr(), start, len, data) },
+            None => 0,
+        }
+    }
+
+    unsafe extern "C" fn resume(ti: *mut bindings::dm_target) {
+        let (r, t) = Self::this(ti);
+        t.resume(&r);
+    }
+
+    unsafe extern "C" fn presuspend(ti: *mut bindings::dm_target) {
+        let (r, t) = Self::this(ti);
+        t.presuspend(&r);
+    }
+}
+
+/// A registered target type.
+pub struct Registration<T: Target> {
+    tt: KBox<bindings::target_type>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: the target_type is only read by dm after registration.
+unsafe impl<T: Target> Send for Registration<T> {}
+// SAFETY: as above.
+unsafe impl<T: Target> Sync for Registration<T> {}
+
+impl<T: Target> Registration<T> {
+    /// Registers target type `T`, owned by `module` (dm holds a reference
+    /// on it while a table uses the type).
+    pub fn new(module: &'static ThisModule) -> Result<Self> {
+        let tt = KBox::new(
+            bindings::target_type {
+                features: 0,
+                name: T::NAME.as_char_ptr(),
+                module: module.as_ptr(),
+                version: T::VERSION,
+                ctr: Some(Adapter::<T>::ctr),
+                dtr: Some(Adapter::<T>::dtr),
+                map: Some(Adapter::<T>::map),
+                status: Some(Adapter::<T>::status),
+                iterate_devices: Some(Adapter::<T>::iterate_devices),
+                resume: Some(Adapter::<T>::resume),
+                presuspend: Some(Adapter::<T>::presuspend),
+                ..Default::default()
+            },
+            GFP_KERNEL,
+        )?;
+        let mut reg = Self { tt, _t: PhantomData };
+        // SAFETY: the target_type is fully set up and stays at this heap
+        // address until `drop` unregisters it.
+        let ret = unsafe { bindings::dm_register_target(&mut *reg.tt) };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(reg)
+    }
+}
+
+impl<T: Target> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new`; dm refuses module removal while a
+        // table uses the type, so no line exists any more.
+        unsafe { bindings::dm_unregister_target(&mut *self.tt) };
+    }
+}
