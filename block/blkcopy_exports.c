@@ -21,3 +21,4 @@ EXPORT_SYMBOL_GPL(blkcopy_unregister_stacking);
 EXPORT_SYMBOL_GPL(blkcopy_split_half);
 EXPORT_SYMBOL_GPL(blkcopy_remap_half);
 EXPORT_SYMBOL_GPL(blkcopy_submit_half);
+EXPORT_SYMBOL_GPL(blkcopy_hold);

@@ -314,6 +314,28 @@ pub unsafe extern "C" fn blkcopy_submit_half(half: *mut bindings::bio) {
     route::submit_half(unsafe { job::JobBio::from_end_io(half) });
 }
 
+/// See `blkcopy_hold()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `half` is a copy half handed to a stacking layer's `map_half`;
+/// `release(arg)` may be called once from process context.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_hold(
+    half: *mut bindings::bio,
+    release: Option<unsafe extern "C" fn(*mut c_void)>,
+    arg: *mut c_void,
+) -> i32 {
+    let Some(release) = release else { return EINVAL.to_errno() };
+    // SAFETY: per the contract a live half of the core's bio set, whose
+    // context names its job.
+    let job = unsafe { &(*job::JobBio::ctx_of(half)).job };
+    match job.hold(release, arg) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
 /// See `blkcopy_set_reason()` in include/linux/blkcopy.h.
 ///
 /// # Safety

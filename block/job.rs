@@ -142,6 +142,15 @@ struct Pair {
     lstart: u64,
 }
 
+/// A stacking layer's hold on its mapping (`blkcopy_hold()`).
+struct Hold {
+    release: unsafe extern "C" fn(*mut c_void),
+    arg: *mut c_void,
+}
+
+// SAFETY: the C API's contract makes `arg` usable from any process context.
+unsafe impl Send for Hold {}
+
 /// What a bio of the job is for; lives in the bio's front pad.
 #[derive(Clone, Copy)]
 pub(crate) enum IoKind {
@@ -221,6 +230,9 @@ pub(crate) struct CopyJob {
     cancel: AtomicBool,
     #[pin]
     notify: Mutex<Option<Notify>>,
+    /// Mappings stacking layers keep in force for the offload attempt.
+    #[pin]
+    holds: Mutex<KVec<Hold>>,
     #[pin]
     work: Work<CopyJob>,
 }
@@ -307,6 +319,7 @@ impl CopyJob {
                 inflight: AtomicUsize::new(0),
                 cancel: AtomicBool::new(false),
                 notify <- new_mutex!(Some(notify)),
+                holds <- new_mutex!(KVec::new()),
                 work <- new_work!("CopyJob::work"),
             }),
             GFP_KERNEL,
@@ -476,6 +489,10 @@ impl CopyJob {
                     if self.busy() {
                         return;
                     }
+                    // Every half has ended: the layers' mappings are no
+                    // longer needed (the fallback's I/O goes through the
+                    // layers like any I/O).
+                    self.release_holds();
                     st.phase = Phase::Fallback;
                 }
                 Phase::Fallback => {
@@ -682,7 +699,24 @@ impl CopyJob {
         Ok(())
     }
 
+    /// Records a stacking layer's hold on its mapping; released once the
+    /// offload attempt is over.
+    pub(crate) fn hold(&self, release: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) -> Result {
+        self.holds.lock().push(Hold { release, arg }, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    fn release_holds(&self) {
+        let holds = core::mem::replace(&mut *self.holds.lock(), KVec::new());
+        for h in holds.iter() {
+            // SAFETY: the layer's release callback with its argument,
+            // called once, in process context.
+            unsafe { (h.release)(h.arg) };
+        }
+    }
+
     fn finish(&self, st: &mut State) {
+        self.release_holds();
         let n = st.slots.len();
         st.slots = KVec::new();
         stats::pool_release(n * CHUNK_PAGES);

@@ -14,7 +14,7 @@
 
 use core::fmt::Write;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::c_str;
@@ -44,6 +44,9 @@ struct Linear {
     dev: DmDev,
     /// Offset on the device, in sectors.
     start: u64,
+    /// Copies whose halves this line mapped and whose offload attempt is
+    /// not over (their device commands use the mapping).
+    holds: AtomicUsize,
 }
 
 /// A live line, as the copy-half hook sees it.
@@ -54,7 +57,13 @@ struct Live {
     len: u64,
     bdev: Bdev,
     start: u64,
+    /// The line's `holds` (alive while the line is live, and until its
+    /// holds are released: suspension waits for them).
+    holds: *const AtomicUsize,
 }
+
+// SAFETY: `holds` points to an atomic counter; `bdev` is a device handle.
+unsafe impl Send for Live {}
 
 #[pin_data]
 struct LiveLines {
@@ -90,7 +99,7 @@ impl dm::Target for Linear {
         };
         let dev = ti.get_device(args[0]).inspect_err(|_| ti.set_error(c_str!("Device lookup failed")))?;
         ti.pass_all_bio_kinds();
-        Ok(Linear { dev, start })
+        Ok(Linear { dev, start, holds: AtomicUsize::new(0) })
     }
 
     fn map(&self, ti: &TargetRef, bio: *mut bindings::bio) -> c_int {
@@ -128,6 +137,7 @@ impl dm::Target for Linear {
             len: ti.len(),
             bdev: self.dev.bdev(),
             start: self.start,
+            holds: &self.holds,
         };
         let mut lines = live().lines.lock();
         let key = (l.disk, l.begin);
@@ -144,12 +154,34 @@ impl dm::Target for Linear {
     }
 
     fn presuspend(&self, ti: &TargetRef) {
+        // No new copy is mapped through the line; the copies mapped
+        // through it finish their device commands before the table can be
+        // swapped, so that none uses a mapping that is no longer the
+        // table's.
         forget(ti);
+        self.drain();
     }
 
     fn destroy(&self, ti: &TargetRef) {
         forget(ti);
+        self.drain();
     }
+}
+
+impl Linear {
+    fn drain(&self) {
+        while self.holds.load(Ordering::Acquire) != 0 {
+            // SAFETY: presuspend and the destructor may sleep.
+            unsafe { bindings::msleep(1) };
+        }
+    }
+}
+
+/// Releases a hold taken by `map_half` (called by blkcopy once the copy's
+/// offload attempt is over).
+unsafe extern "C" fn release_hold(arg: *mut core::ffi::c_void) {
+    // SAFETY: `arg` is a line's `holds`, alive until its holds drain.
+    unsafe { (*(arg as *const AtomicUsize)).fetch_sub(1, Ordering::AcqRel) };
 }
 
 /// The line stops carrying copy halves (suspend, or destruction).
@@ -172,15 +204,26 @@ fn forget(ti: &TargetRef) {
 unsafe extern "C" fn map_half(disk: *mut bindings::gendisk, half: *mut bindings::bio) -> c_int {
     // SAFETY: the core passes a live half it owns during the call.
     let (sector, size) = unsafe { ((*half).bi_iter.bi_sector, u64::from((*half).bi_iter.bi_size)) };
-    let line = live()
-        .lines
-        .lock()
-        .iter()
-        .find(|l| l.disk == disk as usize && sector >= l.begin && sector < l.begin + l.len)
-        .copied();
+    let line = {
+        let lines = live().lines.lock();
+        let l = lines.iter().find(|l| l.disk == disk as usize && sector >= l.begin && sector < l.begin + l.len).copied();
+        // Counted while the line is surely live: a suspension that removes
+        // it afterwards waits for this hold.
+        if let Some(l) = &l {
+            // SAFETY: a live line's counter.
+            unsafe { (*l.holds).fetch_add(1, Ordering::AcqRel) };
+        }
+        l
+    };
     let Some(l) = line else {
         return bindings::blkcopy_map_result_BLKCOPY_MAP_NOT_MINE as c_int;
     };
+    // SAFETY: `half` is the core's; the release runs once, later.
+    if unsafe { bindings::blkcopy_hold(half, Some(release_hold), l.holds as *mut core::ffi::c_void) } != 0 {
+        // SAFETY: the hold taken above, not handed to the core.
+        unsafe { (*l.holds).fetch_sub(1, Ordering::AcqRel) };
+        return bindings::blkcopy_map_result_BLKCOPY_MAP_NOT_MINE as c_int;
+    }
     let left = (l.begin + l.len - sector) << 9;
     let target = l.start + (sector - l.begin);
     if size > left {

@@ -139,6 +139,14 @@ struct bio *blkcopy_split_half(struct bio *half, unsigned int bytes);
 void blkcopy_remap_half(struct bio *half, struct block_device *bdev, sector_t sector);
 /* Route a copy half down the stack (the core owns it again). */
 void blkcopy_submit_half(struct bio *half);
+/*
+ * Keep the mapping a layer just applied to @half in force: @release(@arg)
+ * is called once, in process context, when the copy no longer depends on
+ * it (all halves of its offload attempt have ended). A layer that must not
+ * change its mapping under a copy (a table swap) waits for its holds.
+ * Returns 0, or -ENOMEM (then the layer must not map the half).
+ */
+int blkcopy_hold(struct bio *half, void (*release)(void *arg), void *arg);
 
 int blkcopy_register_provider(const struct blkcopy_provider_ops *ops);
 void blkcopy_unregister_provider(const struct blkcopy_provider_ops *ops);

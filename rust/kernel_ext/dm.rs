@@ -174,6 +174,10 @@ pub trait Target: Sized + Send + Sync + 'static {
     fn resume(&self, _ti: &TargetRef) {}
     /// The table is about to be suspended (or replaced).
     fn presuspend(&self, _ti: &TargetRef) {}
+    /// A suspend that called `presuspend` did not happen after all.
+    fn presuspend_undo(&self, ti: &TargetRef) {
+        self.resume(ti);
+    }
     /// The line is being destroyed (before `Self` is dropped).
     fn destroy(&self, _ti: &TargetRef) {}
 }
@@ -271,6 +275,11 @@ impl<T: Target> Adapter<T> {
         let (r, t) = Self::this(ti);
         t.presuspend(&r);
     }
+
+    unsafe extern "C" fn presuspend_undo(ti: *mut bindings::dm_target) {
+        let (r, t) = Self::this(ti);
+        t.presuspend_undo(&r);
+    }
 }
 
 /// A registered target type.
@@ -301,6 +310,7 @@ impl<T: Target> Registration<T> {
                 iterate_devices: Some(Adapter::<T>::iterate_devices),
                 resume: Some(Adapter::<T>::resume),
                 presuspend: Some(Adapter::<T>::presuspend),
+                presuspend_undo: Some(Adapter::<T>::presuspend_undo),
                 ..Default::default()
             },
             GFP_KERNEL,
