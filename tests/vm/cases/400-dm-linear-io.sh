@@ -27,10 +27,28 @@ maps_like_linear() {  # volume
 }
 run_fio "$ours" || fail "fio verify on blkcopy-linear"
 maps_like_linear "$ours"
+# Write-zeroes, discard and flush pass through to the device below.
+blkdiscard -z -o $((4 << 20)) -l $((1 << 20)) "$ours" || fail "write zeroes"
+cmp -s <(read_direct "$a" $(((100 + 4) << 20)) $((1 << 20))) <(head -c $((1 << 20)) /dev/zero) || fail "write zeroes did not reach the device"
+blkdiscard -o $((40 << 20)) -l $((1 << 20)) "$ours" || fail "discard"
+blockdev --flushbufs "$ours" || fail "flush"
 remove_volumes
 volume bl-ref "$(table linear)"; ref=/dev/mapper/bl-ref
 run_fio "$ref" || fail "fio verify on stock linear"
 maps_like_linear "$ref"
+remove_volumes
+# Queue limits stack through iterate_devices exactly as for linear: on the
+# 4096-byte namespace both volumes report the same limits.
+k=$(role nvme-4k)
+volume bl-ql "0 $((64 * M)) blkcopy-linear $k $((64 * M))"
+volume bl-qr "0 $((64 * M)) linear $k $((64 * M))"
+for f in logical_block_size physical_block_size max_sectors_kb max_hw_sectors_kb discard_max_bytes \
+         write_zeroes_max_bytes minimum_io_size optimal_io_size max_segments; do
+  ql=$(cat "/sys/class/block/$(basename "$(readlink -f /dev/mapper/bl-ql)")/queue/$f")
+  qr=$(cat "/sys/class/block/$(basename "$(readlink -f /dev/mapper/bl-qr)")/queue/$f")
+  [[ $ql == "$qr" ]] || fail "queue/$f: blkcopy-linear $ql, linear $qr"
+done
+[[ $(lbs /dev/mapper/bl-ql) == 4096 ]] || fail "4096-byte blocks not stacked"
 remove_volumes
 # Three levels of blkcopy-linear, the bottom one over a partition.
 printf 'label: dos\nstart=2048, size=262144\n' | sfdisk -q "$b" || fail "sfdisk"

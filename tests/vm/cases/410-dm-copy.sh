@@ -50,6 +50,27 @@ fill_random "$mx" 0 $((32 << 20))
 out=$(blkcopy copy "$mx" "$vb" --length $((32 << 20)) --dst-offset $((16 << 20)) --json) || fail "mixed table copy"
 assert_same "$mx" 0 "$vb" $((16 << 20)) $((32 << 20))
 [[ $(json_field "$out" bytes_offloaded) == $((16 << 20)) ]] || fail "mixed: offloaded $(json_field "$out" bytes_offloaded), want 16 MiB"
+# Three levels over LIO: lio-a -> two blkcopy-linear levels -> copy to a
+# volume on lio-b: still one EXTENDED COPY path, nothing through the host.
+volume bl-l1 "0 $((48 * M)) blkcopy-linear $la_v $((8 * M))"; l1=/dev/mapper/bl-l1
+volume bl-l2 "0 $((40 * M)) blkcopy-linear $l1 $((4 * M))"; l2=/dev/mapper/bl-l2
+fill_random "$l2" 0 $((4 << 20))
+before_a=$(io_sectors "$la"); before_b=$(io_sectors "$lb")
+out=$(blkcopy copy "$l2" "$lb_v" --length $((4 << 20)) --dst-offset $((32 << 20)) --json) || fail "three-level copy"
+[[ $(io_sectors "$la") == "$before_a" && $(io_sectors "$lb") == "$before_b" ]] || fail "three levels: data crossed the initiator"
+[[ $(json_field "$out" bytes_offloaded) == $((4 << 20)) ]] || fail "three levels not offloaded: $out"
+assert_same "$l2" 0 "$lb_v" $((32 << 20)) $((4 << 20))
+assert_same "$l2" 0 "$la" $(( (100 + 8 + 4) << 20 )) $((4 << 20))
+# A mixed table with a dm-crypt line: the crypt part is never offloaded
+# (its ciphertext is not the plaintext a copy must produce) and copies
+# correctly through the host.
+key=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+volume bl-crypt "$(printf '0 %d blkcopy-linear %s %d
+%d %d crypt aes-xts-plain64 %s 0 %s %d' $((16 * M)) "$n" $((1450 * M)) $((16 * M)) $((16 * M)) "$key" "$n" $((1466 * M)))"; cx=/dev/mapper/bl-crypt
+fill_random "$cx" 0 $((32 << 20))
+out=$(blkcopy copy "$cx" "$vb" --length $((32 << 20)) --dst-offset $((16 << 20)) --json) || fail "crypt table copy"
+assert_same "$cx" 0 "$vb" $((16 << 20)) $((32 << 20))
+[[ $(json_field "$out" bytes_offloaded) == $((16 << 20)) ]] || fail "crypt mixed: offloaded $(json_field "$out" bytes_offloaded), want 16 MiB"
 # scsi-hd underneath: everything falls back.
 volume bl-hd "0 $((64 * M)) blkcopy-linear $h $((100 * M))"; hv=/dev/mapper/bl-hd
 copy_vol "$hv" "$hv" 0 $((32 << 20)) $((8 << 20)) 0
