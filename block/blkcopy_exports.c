@@ -22,3 +22,6 @@ EXPORT_SYMBOL_GPL(blkcopy_split_half);
 EXPORT_SYMBOL_GPL(blkcopy_remap_half);
 EXPORT_SYMBOL_GPL(blkcopy_submit_half);
 EXPORT_SYMBOL_GPL(blkcopy_hold);
+EXPORT_SYMBOL_GPL(blkcopy_kcopyd_client_create);
+EXPORT_SYMBOL_GPL(blkcopy_kcopyd_client_destroy);
+EXPORT_SYMBOL_GPL(blkcopy_kcopyd_copy);

@@ -35,6 +35,7 @@ mod split;
 
 mod ioctl;
 mod job;
+mod kcopyd;
 mod route;
 mod stats;
 
@@ -331,6 +332,77 @@ pub unsafe extern "C" fn blkcopy_hold(
     // context names its job.
     let job = unsafe { &(*job::JobBio::ctx_of(half)).job };
     match job.hold(release, arg) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// See `blkcopy_kcopyd_client_create()` in include/linux/blkcopy.h.
+#[no_mangle]
+pub extern "C" fn blkcopy_kcopyd_client_create(max_jobs: u32) -> *mut bindings::blkcopy_kcopyd_client {
+    let n = if max_jobs == 0 { 8 } else { max_jobs as usize };
+    match kcopyd::Client::new(n) {
+        Ok(c) => c.into_raw() as *mut bindings::blkcopy_kcopyd_client,
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// See `blkcopy_kcopyd_client_destroy()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `kc` came from `blkcopy_kcopyd_client_create()` and is not used after.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_kcopyd_client_destroy(kc: *mut bindings::blkcopy_kcopyd_client) {
+    if kc.is_null() {
+        return;
+    }
+    // SAFETY: the reference `create` handed out.
+    let c = unsafe { kernel::sync::Arc::from_raw(kc as *const kcopyd::Client) };
+    c.drain();
+}
+
+/// See `blkcopy_kcopyd_copy()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `kc` is a live client; `from` and `dests[..num_dests]` are valid regions
+/// of devices that stay open until `fn_` has been called.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_kcopyd_copy(
+    kc: *mut bindings::blkcopy_kcopyd_client,
+    from: *const bindings::blkcopy_region,
+    num_dests: u32,
+    dests: *const bindings::blkcopy_region,
+    flags: u32,
+    fn_: bindings::blkcopy_kcopyd_notify_fn,
+    context: *mut c_void,
+) -> i32 {
+    let (Some(f), false, false) = (fn_, kc.is_null(), from.is_null() || dests.is_null()) else {
+        return EINVAL.to_errno();
+    };
+    if num_dests == 0 || num_dests as usize > kcopyd::MAX_REGIONS || flags & !bindings::BLKCOPY_KCOPYD_IGNORE_ERROR != 0 {
+        return EINVAL.to_errno();
+    }
+    let region = |r: &bindings::blkcopy_region| -> Option<(Bdev, u64, u64)> {
+        // SAFETY: the caller keeps the device open (contract).
+        NonNull::new(r.bdev).map(|b| (unsafe { Bdev::from_raw(b) }, r.sector, r.count))
+    };
+    // SAFETY: per the contract, valid regions.
+    let (from, dests) = unsafe { (&*from, core::slice::from_raw_parts(dests, num_dests as usize)) };
+    let Some(src) = region(from) else { return EINVAL.to_errno() };
+    let mut d = [(src.0, 0u64, 0u64); kcopyd::MAX_REGIONS];
+    for (slot, r) in d.iter_mut().zip(dests) {
+        match region(r) {
+            Some(x) => *slot = x,
+            None => return EINVAL.to_errno(),
+        }
+    }
+    // SAFETY: a live client: borrow its reference without consuming it.
+    let client = unsafe { kernel::sync::ArcBorrow::from_raw(kc as *const kcopyd::Client) };
+    let client: kernel::sync::Arc<kcopyd::Client> = client.into();
+    let ignore = flags & bindings::BLKCOPY_KCOPYD_IGNORE_ERROR != 0;
+    match kcopyd::copy(&client, src, &d[..num_dests as usize], ignore, f, context) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -65,6 +65,8 @@ pub(crate) struct CopyResult {
     pub(crate) copied: u64,
     /// Bytes the device copied.
     pub(crate) offloaded: u64,
+    /// The error was a read of the source.
+    pub(crate) read_failed: bool,
 }
 
 /// A process waiting for a job (the BLKCOPY ioctl).
@@ -99,6 +101,7 @@ impl Waiter {
             status: self.status.load(Ordering::Acquire),
             copied: self.copied.load(Ordering::Acquire),
             offloaded: self.offloaded.load(Ordering::Acquire),
+            read_failed: false,
         }
     }
 }
@@ -110,6 +113,8 @@ pub(crate) enum Notify {
         f: unsafe extern "C" fn(*const bindings::blkcopy_result, *mut c_void),
         private: *mut c_void,
     },
+    /// One destination of a kcopyd-style copy.
+    Kcopyd(Arc<crate::kcopyd::KJob>, u32),
 }
 
 // SAFETY: the C API's contract makes `private` usable from any context.
@@ -207,6 +212,8 @@ struct State {
     emulated: u64,
     /// Bytes that fell back, by reason.
     reasons: [u64; Reason::COUNT],
+    /// A read of the source failed.
+    read_failed: bool,
 }
 
 /// A copy job.
@@ -304,6 +311,7 @@ impl CopyJob {
             slots: KVec::new(),
             emulated: 0,
             reasons: [0; Reason::COUNT],
+            read_failed: false,
         };
         let job = Arc::pin_init(
             pin_init!(CopyJob {
@@ -423,6 +431,7 @@ impl CopyJob {
                 if !ok || self.cancel.load(Ordering::Acquire) || st.status != 0 {
                     if !ok && st.status == 0 {
                         st.status = EIO.to_errno();
+                        st.read_failed = true;
                     }
                     st.slots[slot as usize].busy = false;
                 } else {
@@ -725,7 +734,7 @@ impl CopyJob {
         if status == 0 && copied < self.total {
             status = if self.cancel.load(Ordering::Acquire) { EINTR.to_errno() } else { EIO.to_errno() };
         }
-        let res = CopyResult { status, copied, offloaded: st.offloaded.total() };
+        let res = CopyResult { status, copied, offloaded: st.offloaded.total(), read_failed: st.read_failed };
         stats::job_finished(self.src, self.dst, &res, st.emulated, &st.reasons);
         let notify = self.notify.lock().take();
         match notify {
@@ -738,14 +747,15 @@ impl CopyJob {
             Some(Notify::Callback { f, private }) => {
                 let r = bindings::blkcopy_result {
                     status: res.status,
+                    flags: if res.read_failed { bindings::BLKCOPY_RESULT_READ_ERROR } else { 0 },
                     bytes_copied: res.copied,
                     bytes_offloaded: res.offloaded,
-                    ..Default::default()
                 };
                 // SAFETY: the C API caller's callback, called once, in
                 // process context, with a result that lives for the call.
                 unsafe { f(&r, private) };
             }
+            Some(Notify::Kcopyd(kjob, index)) => kjob.dest_done(index, &res),
             None => {}
         }
     }

@@ -35,9 +35,12 @@ struct gendisk;
 /* Copy through the host without trying the device. */
 #define BLKCOPY_NO_OFFLOAD	(1U << 1)
 
+/* blkcopy_result.flags: the error was a read of the source. */
+#define BLKCOPY_RESULT_READ_ERROR	(1U << 0)
+
 struct blkcopy_result {
 	int status;		/* 0, or a negative errno */
-	unsigned int pad;
+	unsigned int flags;	/* BLKCOPY_RESULT_* */
 	__u64 bytes_copied;	/* length of the copied prefix, in bytes */
 	__u64 bytes_offloaded;	/* bytes the device copied */
 };
@@ -64,6 +67,43 @@ int blkcopy_copy(struct block_device *src, sector_t src_sector,
 		 struct block_device *dst, sector_t dst_sector,
 		 sector_t nr_sects, unsigned int flags,
 		 blkcopy_end_io_t end_io, void *private);
+
+/* --- kcopyd adapter (dm_kcopyd_copy() semantics) -------------------------- */
+
+#define BLKCOPY_KCOPYD_MAX_REGIONS	8
+/* Copy every destination as far as possible despite errors (else the first
+ * failed destination stops the others). */
+#define BLKCOPY_KCOPYD_IGNORE_ERROR	(1U << 0)
+
+struct blkcopy_kcopyd_client;
+
+struct blkcopy_region {
+	struct block_device *bdev;
+	sector_t sector;
+	sector_t count;
+};
+
+/* @read_err: the source could not be read; @write_err: bit i set when
+ * destination i could not be written. */
+typedef void (*blkcopy_kcopyd_notify_fn)(int read_err, unsigned long write_err,
+					 void *context);
+
+/* A client with at most @max_jobs copies in flight (0: 8). NULL: no memory. */
+struct blkcopy_kcopyd_client *blkcopy_kcopyd_client_create(unsigned int max_jobs);
+/* Waits for the client's copies (and their notifications), then frees it. */
+void blkcopy_kcopyd_client_destroy(struct blkcopy_kcopyd_client *kc);
+/*
+ * Copy @from to each of @dests (1..BLKCOPY_KCOPYD_MAX_REGIONS regions of the
+ * same size), each offloaded where a provider can. @fn(@context) is called
+ * once all are done, in process context, one at a time per client. May
+ * sleep (throttling). Returns 0, or a negative errno without calling @fn.
+ * The devices must stay open until @fn has been called.
+ */
+int blkcopy_kcopyd_copy(struct blkcopy_kcopyd_client *kc,
+			const struct blkcopy_region *from,
+			unsigned int num_dests, const struct blkcopy_region *dests,
+			unsigned int flags, blkcopy_kcopyd_notify_fn fn,
+			void *context);
 
 /* --- Provider interface (the bottom of the stack) -------------------------- */
 

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A kcopyd adapter: `dm_kcopyd_copy()` semantics on top of blkcopy copies.
+//!
+//! A client (`blkcopy_kcopyd_client_create()`) copies one source region to
+//! up to [`MAX_REGIONS`] destination regions per call. Each destination is
+//! one blkcopy copy, so each is offloaded where a provider can, and copied
+//! through the host otherwise. When every destination has finished, the
+//! caller's notify function runs with `read_err` (the source could not be
+//! read) and `write_err` (one bit per destination that could not be
+//! written), on the client's own ordered workqueue: never in interrupt
+//! context, one at a time per client, as kcopyd's callbacks run on its
+//! thread. A client has at most `max_jobs` calls in flight; further calls
+//! wait (the throttling kcopyd's clients rely on).
+//!
+//! Without `BLKCOPY_KCOPYD_IGNORE_ERROR`, the first failed destination
+//! stops the others (they end early, their bits unset unless they failed
+//! too); with it, every destination is copied as far as it can be.
+
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::c_str;
+use kernel::prelude::*;
+use kernel::sync::{Arc, CondVar, Mutex};
+use kernel::workqueue::{impl_has_work, new_work, Queue, Work, WorkItem};
+use kernel::{new_condvar, new_mutex};
+
+use crate::job::{CopyJob, CopyResult, Notify};
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::block::Bdev;
+use crate::range::CopyRange;
+
+/// Most destination regions per call (`DM_KCOPYD_MAX_REGIONS`).
+pub(crate) const MAX_REGIONS: usize = 8;
+
+/// A client.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Client {
+    #[pin]
+    inflight: Mutex<usize>,
+    #[pin]
+    idle: CondVar,
+    max_jobs: usize,
+    /// Ordered: the notify functions of one client run one at a time.
+    wq: NonNull<bindings::workqueue_struct>,
+}
+
+// SAFETY: the workqueue pointer is used through thread-safe functions.
+unsafe impl Send for Client {}
+// SAFETY: as above.
+unsafe impl Sync for Client {}
+
+#[pinned_drop]
+impl PinnedDrop for Client {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: allocated in `new`; no job is left (`destroy` waited).
+        unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
+    }
+}
+
+impl Client {
+    pub(crate) fn new(max_jobs: usize) -> Result<Arc<Client>> {
+        // SAFETY: a constant format string; an ordered queue: unbound,
+        // one work item at a time.
+        let wq = unsafe {
+            bindings::alloc_workqueue(
+                c_str!("blkcopy_kcopyd").as_char_ptr(),
+                bindings::wq_flags_WQ_UNBOUND | bindings::wq_flags___WQ_ORDERED | bindings::wq_flags_WQ_MEM_RECLAIM,
+                1,
+            )
+        };
+        let wq = NonNull::new(wq).ok_or(ENOMEM)?;
+        let c = Arc::pin_init(
+            pin_init!(Client {
+                inflight <- new_mutex!(0),
+                idle <- new_condvar!(),
+                max_jobs: max_jobs.max(1),
+                wq,
+            }),
+            GFP_KERNEL,
+        );
+        if c.is_err() {
+            // SAFETY: allocated above, unused.
+            unsafe { bindings::destroy_workqueue(wq.as_ptr()) };
+        }
+        c
+    }
+
+    fn queue(&self) -> &Queue {
+        // SAFETY: the queue lives as long as the client.
+        unsafe { Queue::from_raw(self.wq.as_ptr()) }
+    }
+
+    /// Waits for a free slot (throttling), then takes it.
+    fn enter(&self) {
+        let mut n = self.inflight.lock();
+        while *n >= self.max_jobs {
+            self.idle.wait(&mut n);
+        }
+        *n += 1;
+    }
+
+    fn leave(&self) {
+        let mut n = self.inflight.lock();
+        *n -= 1;
+        self.idle.notify_all();
+    }
+
+    /// Waits until no call is in flight.
+    pub(crate) fn drain(&self) {
+        let mut n = self.inflight.lock();
+        while *n != 0 {
+            self.idle.wait(&mut n);
+        }
+    }
+}
+
+/// The caller's notify function and context.
+#[derive(Clone, Copy)]
+struct NotifyFn {
+    f: unsafe extern "C" fn(i32, kernel::ffi::c_ulong, *mut c_void),
+    context: *mut c_void,
+}
+
+/// One `blkcopy_kcopyd_copy()` call.
+#[pin_data]
+pub(crate) struct KJob {
+    client: Arc<Client>,
+    notify: NotifyFn,
+    ignore_error: bool,
+    left: AtomicUsize,
+    read_err: AtomicBool,
+    write_err: AtomicUsize,
+    /// The destination copies, kept until this call has notified, so that
+    /// an error on one can stop the others.
+    #[pin]
+    jobs: Mutex<KVec<Arc<CopyJob>>>,
+    #[pin]
+    work: Work<KJob>,
+}
+
+// SAFETY: the context pointer is the caller's, usable from process context
+// by the API's contract; the rest is thread-safe.
+unsafe impl Send for KJob {}
+// SAFETY: as above.
+unsafe impl Sync for KJob {}
+
+impl_has_work! {
+    impl HasWork<Self> for KJob { self.work }
+}
+
+impl WorkItem for KJob {
+    type Pointer = Arc<KJob>;
+
+    fn run(this: Arc<KJob>) {
+        // Every destination has ended: their jobs are no longer needed.
+        drop(core::mem::replace(&mut *this.jobs.lock(), KVec::new()));
+        let read_err = i32::from(this.read_err.load(Ordering::Acquire));
+        let write_err = this.write_err.load(Ordering::Acquire) as kernel::ffi::c_ulong;
+        // SAFETY: the caller's notify function with its context, called
+        // once, in process context, serialised by the ordered queue.
+        unsafe { (this.notify.f)(read_err, write_err, this.notify.context) };
+        this.client.leave();
+    }
+}
+
+impl KJob {
+    /// A destination's copy ended (called from the copy's work function).
+    pub(crate) fn dest_done(self: &Arc<Self>, index: u32, res: &CopyResult) {
+        // A copy stopped because another destination failed is not an
+        // error of its own.
+        let stopped = res.status == EINTR.to_errno() && !self.ignore_error;
+        if res.status != 0 && !stopped {
+            if res.read_failed {
+                self.read_err.store(true, Ordering::Release);
+            } else {
+                self.write_err.fetch_or(1 << index, Ordering::AcqRel);
+            }
+            if !self.ignore_error {
+                for j in self.jobs.lock().iter() {
+                    j.cancel();
+                }
+            }
+        }
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let _ = self.client.queue().enqueue(self.clone());
+        }
+    }
+}
+
+/// `blkcopy_kcopyd_copy()`: copies `from` (device, sector, count) to each
+/// of `dests` (device, sector, count), all of `count` sectors.
+pub(crate) fn copy(
+    client: &Arc<Client>,
+    from: (Bdev, u64, u64),
+    dests: &[(Bdev, u64, u64)],
+    ignore_error: bool,
+    f: unsafe extern "C" fn(i32, kernel::ffi::c_ulong, *mut c_void),
+    context: *mut c_void,
+) -> Result {
+    if dests.is_empty() || dests.len() > MAX_REGIONS {
+        return Err(EINVAL);
+    }
+    let (sb, ss, count) = from;
+    let mut ranges = KVec::with_capacity(dests.len(), GFP_KERNEL)?;
+    for &(db, ds, dc) in dests {
+        if dc != count || count == 0 {
+            return Err(EINVAL);
+        }
+        let (Some(src), Some(dst), Some(len)) = (ss.checked_mul(512), ds.checked_mul(512), count.checked_mul(512)) else {
+            return Err(EINVAL);
+        };
+        let r = CopyRange { src, dst, len };
+        crate::range::check_ranges(&[r], &crate::ioctl::geom(sb), &crate::ioctl::geom(db))
+            .map_err(|(_, e)| crate::ioctl::range_errno(e))?;
+        ranges.push(r, GFP_KERNEL)?;
+    }
+    let mut keep = KVec::with_capacity(dests.len(), GFP_KERNEL)?;
+    client.enter();
+    let kjob = Arc::pin_init(
+        pin_init!(KJob {
+            client: client.clone(),
+            notify: NotifyFn { f, context },
+            ignore_error,
+            left: AtomicUsize::new(dests.len()),
+            read_err: AtomicBool::new(false),
+            write_err: AtomicUsize::new(0),
+            jobs <- new_mutex!(KVec::new()),
+            work <- new_work!("KJob::work"),
+        }),
+        GFP_KERNEL,
+    );
+    let kjob = match kjob {
+        Ok(k) => k,
+        Err(e) => {
+            client.leave();
+            return Err(e);
+        }
+    };
+    for (i, (&(db, _, _), r)) in dests.iter().zip(ranges.iter()).enumerate() {
+        match CopyJob::start(sb, db, core::slice::from_ref(r), 0, Notify::Kcopyd(kjob.clone(), i as u32)) {
+            // Cannot fail: the capacity was reserved.
+            Ok(j) => drop(keep.push(j, GFP_KERNEL)),
+            // Not started: that destination is not written.
+            Err(_) => kjob.dest_done(i as u32, &CopyResult { status: ENOMEM.to_errno(), ..Default::default() }),
+        }
+    }
+    // Stop-on-error needs the jobs; a destination that already failed
+    // could not stop the ones started after it, so stop them now.
+    let failed = kjob.write_err.load(Ordering::Acquire) != 0 || kjob.read_err.load(Ordering::Acquire);
+    if failed && !ignore_error {
+        for j in keep.iter() {
+            j.cancel();
+        }
+    }
+    *kjob.jobs.lock() = keep;
+    Ok(())
+}
