@@ -74,9 +74,10 @@ static PROVIDER: AtomicPtr<Provider> = AtomicPtr::new(null_mut());
 static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 fn provider() -> &'static Provider {
-    // SAFETY: published before the ops are registered and withdrawn after
-    // they are unregistered and every command has completed; the core only
-    // calls the ops in between.
+    // SAFETY: published in `init` before the ops are registered. The module
+    // drops its `Registration` (unregister, then wait for every command)
+    // before the state, so no op, completion or debugfs read runs after
+    // the state is freed.
     unsafe { &*PROVIDER.load(Ordering::Acquire) }
 }
 
@@ -148,28 +149,18 @@ unsafe extern "C" fn submit(
     src: *const bindings::blkcopy_src_range,
     nr: u32,
 ) {
-    if let Err(reason) = build_and_issue(bio, src_disk, src, nr) {
-        // SAFETY: the piece the core handed us, not issued, not ended.
-        unsafe { provider::end_piece(bio, Err(reason)) };
-    }
+    // SAFETY: the core's arguments to `submit`.
+    unsafe { provider::submit_piece(bio, src_disk, src, nr, build_and_issue) };
 }
 
-fn build_and_issue(
-    bio: *mut bindings::bio,
-    src_disk: *mut bindings::gendisk,
-    src: *const bindings::blkcopy_src_range,
-    nr: u32,
-) -> core::result::Result<(), u32> {
+fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
+    let (bio, disk, sector, src_disk, src) = (piece.bio, piece.disk, piece.sector, piece.src_disk, piece.src);
     let limits_reason = bindings::blkcopy_reason_BLKCOPY_FALLBACK_LIMITS;
     let dev_err = bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR;
-    // SAFETY: the core passes a live write-half piece on a whole disk.
-    let (disk, sector) = unsafe { ((*(*bio).bi_bdev).bd_disk, (*bio).bi_iter.bi_sector) };
     let Some((ns, info)) = ns_info(disk) else { return Err(limits_reason) };
     if disk != src_disk || !info.copy_capable() {
         return Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_CROSS_DEVICE);
     }
-    // SAFETY: the core passes `nr` ranges at `src`.
-    let src = unsafe { core::slice::from_raw_parts(src, nr as usize) };
     let shift = info.lba_shift - 9;
     let mut ranges = KVec::with_capacity(src.len(), GFP_KERNEL).map_err(|_| limits_reason)?;
     for r in src {

@@ -102,8 +102,10 @@ static PROVIDER: AtomicPtr<Provider> = AtomicPtr::new(null_mut());
 static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 fn provider() -> &'static Provider {
-    // SAFETY: published before the ops are registered and withdrawn after
-    // they are unregistered and every command has completed.
+    // SAFETY: published in `init` before the ops are registered. The module
+    // drops its `Registration` (unregister, then wait for every command)
+    // before the state, so no op, completion or debugfs read runs after
+    // the state is freed.
     unsafe { &*PROVIDER.load(Ordering::Acquire) }
 }
 
@@ -197,28 +199,18 @@ unsafe extern "C" fn submit(
     src: *const bindings::blkcopy_src_range,
     nr: u32,
 ) {
-    if let Err(reason) = build_and_issue(bio, src_disk, src, nr) {
-        // SAFETY: the piece the core handed us, not issued, not ended.
-        unsafe { provider::end_piece(bio, Err(reason)) };
-    }
+    // SAFETY: the core's arguments to `submit`.
+    unsafe { provider::submit_piece(bio, src_disk, src, nr, build_and_issue) };
 }
 
-fn build_and_issue(
-    bio: *mut bindings::bio,
-    src_disk: *mut bindings::gendisk,
-    src: *const bindings::blkcopy_src_range,
-    nr: u32,
-) -> core::result::Result<(), u32> {
+fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
+    let (bio, disk, sector, src_disk, src) = (piece.bio, piece.disk, piece.sector, piece.src_disk, piece.src);
     let limits = bindings::blkcopy_reason_BLKCOPY_FALLBACK_LIMITS;
     let cross = bindings::blkcopy_reason_BLKCOPY_FALLBACK_CROSS_DEVICE;
-    // SAFETY: the core passes a live write-half piece on a whole disk.
-    let (disk, sector) = unsafe { ((*(*bio).bi_bdev).bd_disk, (*bio).bi_iter.bi_sector) };
     let (Some((sdev, d)), Some((_, s))) = (lu_info(disk), lu_info(src_disk)) else { return Err(cross) };
     let (Some(params), Some(dnaa), Some(snaa)) = (d.params, d.naa, s.naa) else { return Err(cross) };
     let bs = d.addr.block_size;
     let per_sector = u64::from(bs >> 9).max(1);
-    // SAFETY: the core passes `nr` ranges at `src`.
-    let src = unsafe { core::slice::from_raw_parts(src, nr as usize) };
     let mut segs = KVec::with_capacity(src.len(), GFP_KERNEL).map_err(|_| limits)?;
     let mut dst_lba = sector / per_sector;
     let mut blocks = 0u64;

@@ -137,3 +137,46 @@ impl<T: Copy + Send> DiskCache<T> {
         self.entries.lock().iter().try_for_each(|(_, _, t)| f(t))
     }
 }
+
+/// A write-half piece the core handed to a provider's `submit`.
+pub struct Piece<'a> {
+    /// The piece (a `REQ_OP_COPY_WRITE` bio on a whole disk).
+    pub bio: *mut bindings::bio,
+    /// Its disk and first sector: the destination.
+    pub disk: *mut bindings::gendisk,
+    pub sector: u64,
+    /// The disk the sources are on, and the source ranges.
+    pub src_disk: *mut bindings::gendisk,
+    pub src: &'a [bindings::blkcopy_src_range],
+}
+
+/// The body of a provider's `submit`: runs `issue` for the piece, which
+/// either hands it to the device (and ends it from the completion) or
+/// returns the reason to fall back, with which the piece is ended here.
+///
+/// # Safety
+///
+/// The arguments are those of a `submit` call from the core.
+pub unsafe fn submit_piece(
+    bio: *mut bindings::bio,
+    src_disk: *mut bindings::gendisk,
+    src: *const bindings::blkcopy_src_range,
+    nr: u32,
+    issue: impl FnOnce(&Piece<'_>) -> core::result::Result<(), u32>,
+) {
+    // SAFETY: the core passes a live piece addressed to a whole disk, and
+    // `nr` source ranges at `src`, valid during the call.
+    let piece = unsafe {
+        Piece {
+            bio,
+            disk: (*(*bio).bi_bdev).bd_disk,
+            sector: (*bio).bi_iter.bi_sector,
+            src_disk,
+            src: core::slice::from_raw_parts(src, nr as usize),
+        }
+    };
+    if let Err(reason) = issue(&piece) {
+        // SAFETY: the piece was not handed to the device: end it here.
+        unsafe { end_piece(bio, Err(reason)) };
+    }
+}
