@@ -153,6 +153,13 @@ impl dm::Target for Linear {
         }
     }
 
+    fn ioctl_device(&self, ti: &TargetRef) -> Option<(Bdev, bool)> {
+        // Like dm-linear: ioctls go to the device below; only when the
+        // line maps all of it may they be unrestricted.
+        let b = self.dev.bdev();
+        Some((b, self.start != 0 || ti.len() != b.nr_sectors()))
+    }
+
     fn presuspend(&self, ti: &TargetRef) {
         // No new copy is mapped through the line; the copies mapped
         // through it finish their device commands before the table can be

@@ -180,6 +180,11 @@ pub trait Target: Sized + Send + Sync + 'static {
     }
     /// The line is being destroyed (before `Self` is dropped).
     fn destroy(&self, _ti: &TargetRef) {}
+    /// The device ioctls on the mapped device are passed to, and whether
+    /// the line covers only part of it (dm then allows only safe ioctls).
+    fn ioctl_device(&self, _ti: &TargetRef) -> Option<(Bdev, bool)> {
+        None
+    }
 }
 
 struct Adapter<T>(PhantomData<T>);
@@ -276,6 +281,21 @@ impl<T: Target> Adapter<T> {
         t.presuspend(&r);
     }
 
+    unsafe extern "C" fn prepare_ioctl(
+        ti: *mut bindings::dm_target,
+        bdev: *mut *mut bindings::block_device,
+    ) -> c_int {
+        let (r, t) = Self::this(ti);
+        match t.ioctl_device(&r) {
+            Some((b, partial)) => {
+                // SAFETY: dm passes a valid out pointer.
+                unsafe { *bdev = b.as_ptr() };
+                c_int::from(partial)
+            }
+            None => ENOTTY.to_errno(),
+        }
+    }
+
     unsafe extern "C" fn presuspend_undo(ti: *mut bindings::dm_target) {
         let (r, t) = Self::this(ti);
         t.presuspend_undo(&r);
@@ -311,6 +331,7 @@ impl<T: Target> Registration<T> {
                 resume: Some(Adapter::<T>::resume),
                 presuspend: Some(Adapter::<T>::presuspend),
                 presuspend_undo: Some(Adapter::<T>::presuspend_undo),
+                prepare_ioctl: Some(Adapter::<T>::prepare_ioctl),
                 ..Default::default()
             },
             GFP_KERNEL,

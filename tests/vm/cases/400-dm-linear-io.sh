@@ -50,6 +50,12 @@ for f in logical_block_size physical_block_size max_sectors_kb max_hw_sectors_kb
 done
 [[ $(lbs /dev/mapper/bl-ql) == 4096 ]] || fail "4096-byte blocks not stacked"
 remove_volumes
+# Ioctls pass through to the device below, as with dm-linear (SCSI
+# commands on a volume that maps a whole LUN).
+la=$(role lio-a)
+volume bl-sg "0 $(blockdev --getsz "$la") blkcopy-linear $la 0"
+sg_inq /dev/mapper/bl-sg | grep -q 'LIO-ORG' || fail "SG_IO did not reach the LUN through the volume"
+remove_volumes
 # Three levels of blkcopy-linear, the bottom one over a partition.
 printf 'label: dos\nstart=2048, size=262144\n' | sfdisk -q "$b" || fail "sfdisk"
 blockdev --rereadpt "$b" 2>/dev/null
