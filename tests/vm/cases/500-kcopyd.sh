@@ -54,6 +54,17 @@ assert_same "$a" $((700 << 20)) "$b" $((90 << 20)) $((4 << 20))
 assert_same "$a" $((700 << 20)) "$lb" $((90 << 20)) $((4 << 20))
 r=$(kcopy "$a" $src_sec $cnt "$b,/dev/mapper/bl-err" "$((95 * M)),0")
 [[ $r == *"read_err=0 write_err=0x2 "* ]] || fail "stop on error: want write_err=0x2: $r"
+# Throttling and serialisation: 12 calls back to back on a client that
+# allows 2 in flight, with a slow notify function: never more than 2
+# outstanding, notifications never overlap, every call notified.
+insmod "$ko" src="$a" src_sector=$src_sec count=$((M / 4)) dsts="$b" dst_sectors=$((200 * M)) calls=12 ||
+  fail "throttle sample: $(dmesg | grep blkcopy_kcopyd_sample | tail -n1)"
+rmmod blkcopy_kcopyd_sample
+r=$(dmesg | grep -o 'blkcopy_kcopyd_sample: calls=12 .*' | tail -n1)
+[[ $r == *"notified=12 most_outstanding="[12]" overlapped=0 errors=0 ret=0" ]] || fail "throttling: $r"
+for i in $(seq 0 11); do
+  assert_same "$a" $((src_sec * 512)) "$b" $(( (200 * M + i * M / 4) * 512 )) $((M / 4 * 512))
+done
 # A source that cannot be read.
 r=$(kcopy /dev/mapper/bl-err 0 $cnt "$b" $((96 * M)) ignore_error=1)
 [[ $r == *"read_err=1 write_err=0x0 "* ]] || fail "unreadable source: $r"
