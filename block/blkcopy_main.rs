@@ -42,6 +42,7 @@ mod stats;
 use kernel_ext::bindings;
 use kernel_ext::bio::BioSet;
 use kernel_ext::block::Bdev;
+use kernel_ext::workqueue::OwnedQueue;
 use kernel_ext::{debugfs, miscdev};
 
 module! {
@@ -54,28 +55,16 @@ module! {
 
 /// State shared by every copy, reachable from bio completions and the C
 /// API through [`CORE`].
-#[pin_data(PinnedDrop)]
+#[pin_data]
 struct Core {
+    /// First, so it is destroyed (draining all queued work) first.
+    wq: OwnedQueue,
     #[pin]
     bioset: BioSet<job::BioCtx>,
     #[pin]
     registry: route::Registry,
     #[pin]
     stats: stats::Registry,
-    wq: NonNull<bindings::workqueue_struct>,
-}
-
-// SAFETY: the workqueue pointer is used through thread-safe functions only.
-unsafe impl Send for Core {}
-// SAFETY: as above; the other fields are `Sync`.
-unsafe impl Sync for Core {}
-
-#[pinned_drop]
-impl PinnedDrop for Core {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: allocated in `init`; destroying drains all queued work.
-        unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
-    }
 }
 
 /// The core, published once it is initialised and withdrawn before it is
@@ -104,8 +93,7 @@ pub(crate) fn stats_registry() -> &'static stats::Registry {
 }
 
 pub(crate) fn workqueue() -> &'static Queue {
-    // SAFETY: the workqueue lives as long as the core (see `CORE`).
-    unsafe { Queue::from_raw(core_ref().wq.as_ptr()) }
+    core_ref().wq.queue()
 }
 
 /// The `/dev/blkcopy` control node.
@@ -130,33 +118,17 @@ struct BlkCopyModule {
 
 impl kernel::Module for BlkCopyModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: a valid format string without conversions; the queue
-        // may reclaim memory because the fallback's writes free memory.
-        let wq = unsafe {
-            bindings::alloc_workqueue(
-                c_str!("blkcopy").as_char_ptr(),
-                bindings::wq_flags_WQ_MEM_RECLAIM,
-                0,
-            )
-        };
-        let wq = NonNull::new(wq).ok_or(ENOMEM)?;
+        // The queue may reclaim memory: the fallback's writes free memory.
+        let wq = OwnedQueue::new(c_str!("blkcopy"), bindings::wq_flags_WQ_MEM_RECLAIM, 0)?;
         let core = KBox::pin_init(
             try_pin_init!(Core {
+                wq,
                 bioset <- BioSet::new(64),
                 registry <- route::Registry::new(),
                 stats <- stats::Registry::new(),
-                wq,
             }),
             GFP_KERNEL,
-        );
-        let core = match core {
-            Ok(c) => c,
-            Err(e) => {
-                // SAFETY: allocated above, unused.
-                unsafe { bindings::destroy_workqueue(wq.as_ptr()) };
-                return Err(e);
-            }
-        };
+        )?;
         CORE.store(&*core as *const Core as *mut Core, Ordering::Release);
 
         let mut dir = debugfs::Dir::new(c_str!("blkcopy"));
@@ -178,6 +150,14 @@ impl Drop for BlkCopyModule {
 }
 
 // --- C API (include/linux/blkcopy.h; exported by block/blkcopy_exports.c) ---
+
+/// 0 or a negative errno, as the C API returns them.
+fn c_ret(r: Result) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
 
 /// See `blkcopy_copy()` in include/linux/blkcopy.h.
 ///
@@ -228,10 +208,7 @@ pub unsafe extern "C" fn blkcopy_copy(
 /// `ops` points to an ops table that stays valid until unregistered.
 #[no_mangle]
 pub unsafe extern "C" fn blkcopy_register_provider(ops: *const bindings::blkcopy_provider_ops) -> i32 {
-    match registry().register(ops) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    c_ret(registry().register(ops))
 }
 
 /// See `blkcopy_unregister_provider()` in include/linux/blkcopy.h.
@@ -251,10 +228,7 @@ pub unsafe extern "C" fn blkcopy_unregister_provider(ops: *const bindings::blkco
 /// `ops` points to an ops table that stays valid until unregistered.
 #[no_mangle]
 pub unsafe extern "C" fn blkcopy_register_stacking(ops: *const bindings::blkcopy_stacking_ops) -> i32 {
-    match registry().register_stacking(ops) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    c_ret(registry().register_stacking(ops))
 }
 
 /// See `blkcopy_unregister_stacking()` in include/linux/blkcopy.h.
@@ -281,7 +255,7 @@ pub unsafe extern "C" fn blkcopy_split_half(half: *mut bindings::bio, bytes: u32
     if bytes == 0 || bytes >= b.size() || bytes % 512 != 0 {
         return core::ptr::null_mut();
     }
-    match route::split_half(&mut b, bytes) {
+    match route::split_front(&mut b, bytes) {
         Ok(front) => front.into_raw(),
         Err(_) => core::ptr::null_mut(),
     }
@@ -331,10 +305,7 @@ pub unsafe extern "C" fn blkcopy_hold(
     // SAFETY: per the contract a live half of the core's bio set, whose
     // context names its job.
     let job = unsafe { &(*job::JobBio::ctx_of(half)).job };
-    match job.hold(release, arg) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    c_ret(job.hold(release, arg))
 }
 
 /// See `blkcopy_kcopyd_client_create()` in include/linux/blkcopy.h.
@@ -402,10 +373,7 @@ pub unsafe extern "C" fn blkcopy_kcopyd_copy(
     let client = unsafe { kernel::sync::ArcBorrow::from_raw(kc as *const kcopyd::Client) };
     let client: kernel::sync::Arc<kcopyd::Client> = client.into();
     let ignore = flags & bindings::BLKCOPY_KCOPYD_IGNORE_ERROR != 0;
-    match kcopyd::copy(&client, src, &d[..num_dests as usize], ignore, f, context) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    c_ret(kcopyd::copy(&client, src, &d[..num_dests as usize], ignore, f, context))
 }
 
 /// See `blkcopy_set_reason()` in include/linux/blkcopy.h.

@@ -179,6 +179,11 @@ pub(crate) struct BioCtx {
     pub(crate) reason: Reason,
 }
 
+// SAFETY: the llist node's pointer is only read and written through the
+// lock-free llist functions (completion side) and by the work function
+// that owns the list's contents; the other fields are `Send`.
+unsafe impl Send for BioCtx {}
+
 pub(crate) type JobBio = Bio<BioCtx>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]

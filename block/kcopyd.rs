@@ -18,7 +18,6 @@
 //! too); with it, every destination is copied as far as it can be.
 
 use core::ffi::c_void;
-use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
@@ -31,13 +30,14 @@ use kernel::{new_condvar, new_mutex};
 use crate::job::{CopyJob, CopyResult, Notify};
 use crate::kernel_ext::bindings;
 use crate::kernel_ext::block::Bdev;
+use crate::kernel_ext::workqueue::OwnedQueue;
 use crate::range::CopyRange;
 
 /// Most destination regions per call (`DM_KCOPYD_MAX_REGIONS`).
 pub(crate) const MAX_REGIONS: usize = 8;
 
 /// A client.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct Client {
     #[pin]
     inflight: Mutex<usize>,
@@ -45,35 +45,13 @@ pub(crate) struct Client {
     idle: CondVar,
     max_jobs: usize,
     /// Ordered: the notify functions of one client run one at a time.
-    wq: NonNull<bindings::workqueue_struct>,
-}
-
-// SAFETY: the workqueue pointer is used through thread-safe functions.
-unsafe impl Send for Client {}
-// SAFETY: as above.
-unsafe impl Sync for Client {}
-
-#[pinned_drop]
-impl PinnedDrop for Client {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: allocated in `new`; no job is left (`destroy` waited).
-        unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
-    }
+    wq: OwnedQueue,
 }
 
 impl Client {
     pub(crate) fn new(max_jobs: usize) -> Result<Arc<Client>> {
-        // SAFETY: a constant format string; an ordered queue: unbound,
-        // one work item at a time.
-        let wq = unsafe {
-            bindings::alloc_workqueue(
-                c_str!("blkcopy_kcopyd").as_char_ptr(),
-                bindings::wq_flags_WQ_UNBOUND | bindings::wq_flags___WQ_ORDERED | bindings::wq_flags_WQ_MEM_RECLAIM,
-                1,
-            )
-        };
-        let wq = NonNull::new(wq).ok_or(ENOMEM)?;
-        let c = Arc::pin_init(
+        let wq = OwnedQueue::ordered(c_str!("blkcopy_kcopyd"), bindings::wq_flags_WQ_MEM_RECLAIM)?;
+        Arc::pin_init(
             pin_init!(Client {
                 inflight <- new_mutex!(0),
                 idle <- new_condvar!(),
@@ -81,17 +59,11 @@ impl Client {
                 wq,
             }),
             GFP_KERNEL,
-        );
-        if c.is_err() {
-            // SAFETY: allocated above, unused.
-            unsafe { bindings::destroy_workqueue(wq.as_ptr()) };
-        }
-        c
+        )
     }
 
     fn queue(&self) -> &Queue {
-        // SAFETY: the queue lives as long as the client.
-        unsafe { Queue::from_raw(self.wq.as_ptr()) }
+        self.wq.queue()
     }
 
     /// Waits for a free slot (throttling), then takes it.

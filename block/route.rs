@@ -198,8 +198,9 @@ fn end_notsupp(mut bio: JobBio, reason: Reason) {
     bio.end(bindings::BLKCOPY_STS_NOTSUPP);
 }
 
-/// Carves the first `bytes` of a copy-half piece off into a new piece.
-fn split_front(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
+/// Carves the first `bytes` of a copy-half piece off into a new piece
+/// (also for stacking layers, through the C API).
+pub(crate) fn split_front(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
     let IoKind::Half { pair, off, write } = bio.ctx().kind else {
         return Err(EINVAL);
     };
@@ -269,23 +270,14 @@ fn through_layers(mut bio: JobBio) -> Stacked {
     Stacked::Taken
 }
 
-/// Carves the first `bytes` of a half off into a new half (for stacking
-/// layers, through the C API).
-pub(crate) fn split_half(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
-    split_front(bio, bytes)
-}
-
 /// Sends a copy half (or a piece of one) down the stack.
 pub(crate) fn submit_half(bio: JobBio) {
-    let mut bio = match through_layers(bio) {
+    // At the bottom the half is on a whole disk: `through_layers` remapped
+    // partitions at every level.
+    let bio = match through_layers(bio) {
         Stacked::Bottom(b) => b,
         Stacked::Taken => return,
     };
-    let bdev = bio.bdev();
-    if bdev.is_partition() {
-        bio.set_sector(bio.sector() + bdev.start_sect());
-        bio.set_bdev(bdev.whole());
-    }
     let disk = bio.bdev().disk();
     let reg = crate::registry();
     let providers = reg.providers.lock();

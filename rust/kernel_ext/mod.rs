@@ -21,6 +21,7 @@ pub mod debugfs;
 pub mod dm;
 pub mod miscdev;
 pub mod provider;
+pub mod workqueue;
 
 /// Error codes the 6.12 kernel crate does not declare.
 pub mod code {
