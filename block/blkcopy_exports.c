@@ -24,4 +24,6 @@ EXPORT_SYMBOL_GPL(blkcopy_submit_half);
 EXPORT_SYMBOL_GPL(blkcopy_hold);
 EXPORT_SYMBOL_GPL(blkcopy_kcopyd_client_create);
 EXPORT_SYMBOL_GPL(blkcopy_kcopyd_client_destroy);
+EXPORT_SYMBOL_GPL(blkcopy_kcopyd_client_drain);
+EXPORT_SYMBOL_GPL(blkcopy_kcopyd_client_stats);
 EXPORT_SYMBOL_GPL(blkcopy_kcopyd_copy);

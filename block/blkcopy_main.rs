@@ -333,6 +333,36 @@ pub unsafe extern "C" fn blkcopy_kcopyd_client_destroy(kc: *mut bindings::blkcop
     c.drain();
 }
 
+/// See `blkcopy_kcopyd_client_drain()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `kc` is a live client.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_kcopyd_client_drain(kc: *mut bindings::blkcopy_kcopyd_client) {
+    if let Some(c) = NonNull::new(kc as *mut kcopyd::Client) {
+        // SAFETY: a live client (contract).
+        unsafe { c.as_ref() }.drain();
+    }
+}
+
+/// See `blkcopy_kcopyd_client_stats()` in include/linux/blkcopy.h.
+///
+/// # Safety
+///
+/// `kc` is a live client; `stats` is valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn blkcopy_kcopyd_client_stats(
+    kc: *mut bindings::blkcopy_kcopyd_client,
+    stats: *mut bindings::blkcopy_kcopyd_stats,
+) {
+    let (Some(c), false) = (NonNull::new(kc as *mut kcopyd::Client), stats.is_null()) else { return };
+    // SAFETY: a live client (contract).
+    let (offloaded, emulated) = unsafe { c.as_ref() }.stats();
+    // SAFETY: valid for writes (contract).
+    unsafe { *stats = bindings::blkcopy_kcopyd_stats { bytes_offloaded: offloaded, bytes_emulated: emulated } };
+}
+
 /// See `blkcopy_kcopyd_copy()` in include/linux/blkcopy.h.
 ///
 /// # Safety

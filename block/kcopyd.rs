@@ -18,7 +18,7 @@
 //! too); with it, every destination is copied as far as it can be.
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::c_str;
@@ -44,6 +44,10 @@ pub(crate) struct Client {
     #[pin]
     idle: CondVar,
     max_jobs: usize,
+    /// Bytes the devices copied, and bytes copied through the host, over
+    /// the client's life (every destination counted).
+    offloaded: AtomicU64,
+    emulated: AtomicU64,
     /// Ordered: the notify functions of one client run one at a time.
     wq: OwnedQueue,
 }
@@ -56,6 +60,8 @@ impl Client {
                 inflight <- new_mutex!(0),
                 idle <- new_condvar!(),
                 max_jobs: max_jobs.max(1),
+                offloaded: AtomicU64::new(0),
+                emulated: AtomicU64::new(0),
                 wq,
             }),
             GFP_KERNEL,
@@ -81,12 +87,25 @@ impl Client {
         self.idle.notify_all();
     }
 
-    /// Waits until no call is in flight.
+    /// Waits until no call is in flight: every call made before has been
+    /// notified, and its notify function has returned.
     pub(crate) fn drain(&self) {
-        let mut n = self.inflight.lock();
-        while *n != 0 {
-            self.idle.wait(&mut n);
+        {
+            let mut n = self.inflight.lock();
+            while *n != 0 {
+                self.idle.wait(&mut n);
+            }
         }
+        // The work items that notified may still hold a reference on the
+        // client after leaving; let them return, so that the last
+        // reference is never dropped on the client's own queue (whose
+        // destruction would then wait for itself).
+        self.wq.flush();
+    }
+
+    /// (bytes offloaded, bytes copied through the host) so far.
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        (self.offloaded.load(Ordering::Relaxed), self.emulated.load(Ordering::Relaxed))
     }
 }
 
@@ -142,6 +161,9 @@ impl WorkItem for KJob {
 impl KJob {
     /// A destination's copy ended (called from the copy's work function).
     pub(crate) fn dest_done(self: &Arc<Self>, index: u32, res: &CopyResult) {
+        let c = &self.client;
+        c.offloaded.fetch_add(res.offloaded, Ordering::Relaxed);
+        c.emulated.fetch_add(res.copied.saturating_sub(res.offloaded), Ordering::Relaxed);
         // A copy stopped because another destination failed is not an
         // error of its own.
         let stopped = res.status == EINTR.to_errno() && !self.ignore_error;

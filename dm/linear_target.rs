@@ -29,7 +29,7 @@ mod kernel_ext;
 
 use kernel_ext::bindings;
 use kernel_ext::block::Bdev;
-use kernel_ext::dm::{self, DmDev, StatusOut, StatusType, TargetRef};
+use kernel_ext::dm::{self, DmBio, DmDev, Mapped, StatusOut, StatusType, TargetRef};
 
 module! {
     type: LinearModule,
@@ -102,15 +102,11 @@ impl dm::Target for Linear {
         Ok(Linear { dev, start, holds: AtomicUsize::new(0) })
     }
 
-    fn map(&self, ti: &TargetRef, bio: *mut bindings::bio) -> c_int {
-        // SAFETY: dm hands us a live bio addressed to this line; like
-        // dm-linear, re-address it to the device below.
-        unsafe {
-            bindings::blkcopy_bio_set_dev(bio, self.dev.bdev().as_ptr());
-            let s = (*bio).bi_iter.bi_sector;
-            (*bio).bi_iter.bi_sector = self.start + (s - ti.begin());
-        }
-        dm::MAPIO_REMAPPED
+    fn map(&self, ti: &TargetRef, mut bio: DmBio) -> Mapped {
+        // Like dm-linear: re-address the bio to the device below.
+        let s = self.start + (bio.sector() - ti.begin());
+        bio.set_target(self.dev.bdev(), s);
+        Mapped::Remapped(bio)
     }
 
     fn status(&self, _ti: &TargetRef, kind: StatusType, out: &mut StatusOut) {

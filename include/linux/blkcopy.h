@@ -93,6 +93,20 @@ struct blkcopy_kcopyd_client *blkcopy_kcopyd_client_create(unsigned int max_jobs
 /* Waits for the client's copies (and their notifications), then frees it. */
 void blkcopy_kcopyd_client_destroy(struct blkcopy_kcopyd_client *kc);
 /*
+ * Waits until every copy started on @kc before the call has been notified
+ * and its notify function has returned. Not from a notify function.
+ */
+void blkcopy_kcopyd_client_drain(struct blkcopy_kcopyd_client *kc);
+
+struct blkcopy_kcopyd_stats {
+	__u64 bytes_offloaded;	/* copied by the devices */
+	__u64 bytes_emulated;	/* copied through the host (fallback) */
+};
+
+/* What @kc's copies have moved so far, each destination counted. */
+void blkcopy_kcopyd_client_stats(struct blkcopy_kcopyd_client *kc,
+				 struct blkcopy_kcopyd_stats *stats);
+/*
  * Copy @from to each of @dests (1..BLKCOPY_KCOPYD_MAX_REGIONS regions of the
  * same size), each offloaded where a provider can. @fn(@context) is called
  * once all are done, in process context, one at a time per client. May

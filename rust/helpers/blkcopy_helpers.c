@@ -12,6 +12,7 @@
 #include <linux/blkdev.h>
 #include <linux/build_bug.h>
 #include <linux/export.h>
+#include <linux/sched/mm.h>
 
 #include "../../include/linux/blkcopy.h"
 #include "../../include/uapi/linux/blkcopy.h"
@@ -87,6 +88,18 @@ struct llist_node *blkcopy_llist_del_all(struct llist_head *head)
 	return llist_del_all(head);
 }
 EXPORT_SYMBOL_GPL(blkcopy_llist_del_all);
+
+unsigned int blkcopy_memalloc_noio_save(void)
+{
+	return memalloc_noio_save();
+}
+EXPORT_SYMBOL_GPL(blkcopy_memalloc_noio_save);
+
+void blkcopy_memalloc_noio_restore(unsigned int flags)
+{
+	memalloc_noio_restore(flags);
+}
+EXPORT_SYMBOL_GPL(blkcopy_memalloc_noio_restore);
 
 /*
  * Why C: the check is against the kernel's enum req_op as this kernel's

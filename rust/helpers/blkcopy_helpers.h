@@ -33,4 +33,7 @@ void blkcopy_init_completion(struct completion *c);
 bool blkcopy_llist_add(struct llist_node *node, struct llist_head *head);
 struct llist_node *blkcopy_llist_del_all(struct llist_head *head);
 
+/* memalloc_noio_save() and memalloc_noio_restore() are static inlines. */
+unsigned int blkcopy_memalloc_noio_save(void);
+void blkcopy_memalloc_noio_restore(unsigned int flags);
 #endif /* _BLKCOPY_HELPERS_H */

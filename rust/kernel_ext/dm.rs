@@ -5,11 +5,14 @@
 //! A target type is a [`Target`] implementation; [`Registration`] registers
 //! it with device-mapper for as long as it lives. Each table line of the
 //! type gets its own `T` (made by [`Target::ctr`], dropped by the target's
-//! destructor), stored in the `dm_target`'s `private`.
+//! destructor), stored in the `dm_target`'s `private`. Every bio dm hands
+//! a target carries a 64-bit tag the target may use between `map` and
+//! `end_io` (dm's per-bio data).
 
 use core::ffi::c_void;
 use kernel::ffi::{c_char, c_int, c_uint};
 use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
 use core::ptr::{null_mut, NonNull};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
@@ -20,8 +23,118 @@ use kernel::ThisModule;
 use super::bindings;
 use super::block::Bdev;
 
-/// `DM_MAPIO_REMAPPED`: the target re-addressed the bio; dm submits it.
-pub const MAPIO_REMAPPED: c_int = bindings::DM_MAPIO_REMAPPED as c_int;
+/// Bytes of per-bio data every target of this module gets (the tag).
+const PER_BIO: usize = core::mem::size_of::<u64>();
+
+/// What `map` did with a bio.
+pub enum Mapped {
+    /// The bio was re-addressed ([`DmBio::set_target`]); dm submits it.
+    Remapped(DmBio),
+    /// The target kept the bio, and will submit or end it later.
+    Submitted,
+}
+
+/// A bio dm handed to a target (dm's clone of the mapped device's bio).
+///
+/// A bio the target keeps from `map` must be submitted ([`DmBio::submit`])
+/// or ended ([`DmBio::end`]); dropping it ends it with an I/O error, so
+/// that nothing waits for it for ever.
+pub struct DmBio {
+    bio: NonNull<bindings::bio>,
+}
+
+// SAFETY: a bio in flight may be submitted or ended from any thread.
+unsafe impl Send for DmBio {}
+
+impl DmBio {
+    fn raw(&self) -> *mut bindings::bio {
+        self.bio.as_ptr()
+    }
+
+    /// The operation (`REQ_OP_*`).
+    pub fn op(&self) -> u32 {
+        // SAFETY: a live bio.
+        unsafe { (*self.raw()).bi_opf & bindings::BLKCOPY_REQ_OP_MASK }
+    }
+
+    /// Whether the bio writes (`op_is_write()`).
+    pub fn is_write(&self) -> bool {
+        self.op() & 1 != 0
+    }
+
+    /// Whether the bio asks for a cache flush first (`REQ_PREFLUSH`).
+    pub fn is_preflush(&self) -> bool {
+        // SAFETY: a live bio.
+        unsafe { (*self.raw()).bi_opf & (1 << bindings::req_flag_bits___REQ_PREFLUSH) != 0 }
+    }
+
+    /// First sector (on the mapped device, before [`DmBio::set_target`]).
+    pub fn sector(&self) -> u64 {
+        // SAFETY: a live bio.
+        unsafe { (*self.raw()).bi_iter.bi_sector }
+    }
+
+    /// Length in bytes.
+    pub fn size(&self) -> u32 {
+        // SAFETY: a live bio.
+        unsafe { (*self.raw()).bi_iter.bi_size }
+    }
+
+    /// Re-addresses the bio to `sector` of `bdev`.
+    pub fn set_target(&mut self, bdev: Bdev, sector: u64) {
+        // SAFETY: a live bio the target owns; `bdev` is a device the
+        // target holds open.
+        unsafe {
+            bindings::blkcopy_bio_set_dev(self.raw(), bdev.as_ptr());
+            (*self.raw()).bi_iter.bi_sector = sector;
+        }
+    }
+
+    fn tag_ptr(&self) -> *mut u64 {
+        // SAFETY: every target of this module asks dm for `PER_BIO` bytes
+        // of per-bio data, 8-byte aligned in front of the bio.
+        unsafe { bindings::dm_per_bio_data(self.raw(), PER_BIO) as *mut u64 }
+    }
+
+    /// The tag the target set in `map` (undefined before).
+    pub fn tag(&self) -> u64 {
+        // SAFETY: the bio's per-bio data, see `tag_ptr`.
+        unsafe { *self.tag_ptr() }
+    }
+
+    /// Sets the tag `end_io` sees.
+    pub fn set_tag(&mut self, tag: u64) {
+        // SAFETY: as above.
+        unsafe { *self.tag_ptr() = tag };
+    }
+
+    /// Submits a bio kept from `map`, as re-addressed.
+    pub fn submit(self) {
+        let b = ManuallyDrop::new(self);
+        // SAFETY: a bio `map` returned `DM_MAPIO_SUBMITTED` for; dm takes it.
+        unsafe { bindings::dm_submit_bio_remap(b.raw(), null_mut()) };
+    }
+
+    /// Ends a bio kept from `map` with a `BLK_STS_*` status.
+    pub fn end(self, status: u8) {
+        let b = ManuallyDrop::new(self);
+        // SAFETY: as above; ending it hands it back to dm.
+        unsafe {
+            (*b.raw()).bi_status = status;
+            bindings::bio_endio(b.raw());
+        }
+    }
+}
+
+impl Drop for DmBio {
+    fn drop(&mut self) {
+        // SAFETY: a kept bio nobody submitted or ended (see the type).
+        unsafe {
+            (*self.raw()).bi_status = bindings::BLKCOPY_STS_IOERR;
+            bindings::bio_endio(self.raw());
+        }
+    }
+}
 
 /// What `status` is asked for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -65,6 +178,23 @@ impl TargetRef {
         unsafe { (*self.ti()).error = msg.as_char_ptr() as *mut c_char };
     }
 
+    /// Splits bios so that none crosses a multiple of `sectors` from the
+    /// line's start.
+    pub fn set_max_io_len(&mut self, sectors: u64) -> Result {
+        // SAFETY: `ti` is live and being constructed.
+        let ret = unsafe { bindings::dm_set_target_max_io_len(self.ti(), sectors) };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Asks dm to send (empty) flush bios to the target.
+    pub fn pass_flushes(&mut self) {
+        // SAFETY: `ti` is live and being constructed.
+        unsafe { (*self.ti()).num_flush_bios = 1 };
+    }
+
     /// Asks dm to send flush, discard, secure erase and write-zeroes bios
     /// to the target too (one each), as dm-linear does.
     pub fn pass_all_bio_kinds(&mut self) {
@@ -77,18 +207,28 @@ impl TargetRef {
         }
     }
 
+    /// Whether the table was loaded read-write.
+    pub fn writable(&self) -> bool {
+        // SAFETY: `ti` is live; its table too.
+        unsafe { bindings::dm_table_get_mode((*self.ti()).table) & bindings::BLKCOPY_FMODE_WRITE != 0 }
+    }
+
     /// Opens the device at `path` with the table's mode.
     pub fn get_device(&mut self, path: &CStr) -> Result<DmDev> {
+        // SAFETY: `ti` is live; its table too.
+        let mode = unsafe { bindings::dm_table_get_mode((*self.ti()).table) };
+        self.get_device_mode(path, mode)
+    }
+
+    /// Opens the device at `path` for reading only.
+    pub fn get_device_read_only(&mut self, path: &CStr) -> Result<DmDev> {
+        self.get_device_mode(path, bindings::BLKCOPY_FMODE_READ)
+    }
+
+    fn get_device_mode(&mut self, path: &CStr, mode: u32) -> Result<DmDev> {
         let mut dev: *mut bindings::dm_dev = null_mut();
         // SAFETY: `ti` is live and being constructed; `path` is NUL-terminated.
-        let ret = unsafe {
-            bindings::dm_get_device(
-                self.ti(),
-                path.as_char_ptr(),
-                bindings::dm_table_get_mode((*self.ti()).table),
-                &mut dev,
-            )
-        };
+        let ret = unsafe { bindings::dm_get_device(self.ti(), path.as_char_ptr(), mode, &mut dev) };
         if ret != 0 {
             return Err(Error::from_errno(ret));
         }
@@ -133,6 +273,65 @@ impl Drop for DmDev {
     }
 }
 
+/// Bios a target keeps (linked through `bi_next`, like `struct bio_list`),
+/// in the order they were pushed.
+pub struct BioList {
+    head: *mut bindings::bio,
+    tail: *mut bindings::bio,
+}
+
+// SAFETY: the list owns its bios, which may be handled from any thread.
+unsafe impl Send for BioList {}
+
+impl BioList {
+    /// An empty list.
+    pub const fn new() -> Self {
+        Self { head: null_mut(), tail: null_mut() }
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// Appends a bio.
+    pub fn push(&mut self, bio: DmBio) {
+        let b = ManuallyDrop::new(bio).raw();
+        // SAFETY: the list owns `b` from now on; `bi_next` is free while a
+        // target holds the bio, and `tail` is a bio of this list.
+        unsafe {
+            (*b).bi_next = null_mut();
+            if self.tail.is_null() {
+                self.head = b;
+            } else {
+                (*self.tail).bi_next = b;
+            }
+        }
+        self.tail = b;
+    }
+
+    /// Takes the first bio.
+    pub fn pop(&mut self) -> Option<DmBio> {
+        let bio = NonNull::new(self.head)?;
+        // SAFETY: a bio of this list.
+        unsafe {
+            self.head = (*bio.as_ptr()).bi_next;
+            (*bio.as_ptr()).bi_next = null_mut();
+        }
+        if self.head.is_null() {
+            self.tail = null_mut();
+        }
+        Some(DmBio { bio })
+    }
+}
+
+impl Drop for BioList {
+    fn drop(&mut self) {
+        // Each bio left ends (with an error) as it drops.
+        while self.pop().is_some() {}
+    }
+}
+
 /// Text a target's `status` writes into dm's result buffer.
 pub struct StatusOut {
     buf: *mut c_char,
@@ -164,8 +363,15 @@ pub trait Target: Sized + Send + Sync + 'static {
 
     /// Constructs a table line from its arguments.
     fn ctr(ti: &mut TargetRef, args: &[&CStr]) -> Result<Self>;
-    /// Maps a bio; returns a `DM_MAPIO_*` value.
-    fn map(&self, ti: &TargetRef, bio: *mut bindings::bio) -> c_int;
+    /// Maps a bio.
+    fn map(&self, ti: &TargetRef, bio: DmBio) -> Mapped;
+    /// A bio `map` remapped has completed with `*status` (`BLK_STS_*`),
+    /// which the target may change. May run in interrupt context.
+    fn end_io(&self, _ti: &TargetRef, _bio: &DmBio, _status: &mut u8) {}
+    /// A `dmsetup message` to the line.
+    fn message(&self, _ti: &TargetRef, _args: &[&CStr]) -> Result {
+        Err(EINVAL)
+    }
     /// Writes the line's status or table text.
     fn status(&self, ti: &TargetRef, kind: StatusType, out: &mut StatusOut);
     /// Calls `f` for each device the line uses: (device, start, length).
@@ -198,20 +404,14 @@ impl<T: Target> Adapter<T> {
 
     unsafe extern "C" fn ctr(ti: *mut bindings::dm_target, argc: c_uint, argv: *mut *mut c_char) -> c_int {
         let mut r = TargetRef { ti: match NonNull::new(ti) { Some(t) => t, None => return EINVAL.to_errno() } };
-        let mut args = [c"".as_ptr() as *const c_char; 16];
-        let n = argc as usize;
-        if n > args.len() {
+        // SAFETY: dm passes `argc` strings that live during the call.
+        let Some(strs) = (unsafe { Self::args(argc, argv) }) else {
             r.set_error(kernel::c_str!("Too many arguments"));
             return EINVAL.to_errno();
-        }
-        for (i, a) in args.iter_mut().take(n).enumerate() {
-            // SAFETY: dm passes `argc` valid strings.
-            *a = unsafe { *argv.add(i) };
-        }
-        // SAFETY: each argument is a NUL-terminated string dm keeps alive
-        // during the call.
-        let strs: [&CStr; 16] = core::array::from_fn(|i| unsafe { CStr::from_char_ptr(args[i]) });
-        match T::ctr(&mut r, &strs[..n]) {
+        };
+        // SAFETY: `ti` is live and being constructed.
+        unsafe { (*ti).per_io_data_size = PER_BIO as c_uint };
+        match T::ctr(&mut r, &strs[..argc as usize]) {
             Ok(t) => match KBox::new(t, GFP_KERNEL) {
                 Ok(b) => {
                     // SAFETY: `ti` is live; `dtr` takes the box back.
@@ -224,6 +424,25 @@ impl<T: Target> Adapter<T> {
         }
     }
 
+    /// The first `argc` (at most 16) strings of `argv`.
+    ///
+    /// # Safety
+    ///
+    /// `argv` has `argc` NUL-terminated strings that outlive `'a`.
+    unsafe fn args<'a>(argc: c_uint, argv: *mut *mut c_char) -> Option<[&'a CStr; 16]> {
+        let mut args = [c"".as_ptr() as *const c_char; 16];
+        let n = argc as usize;
+        if n > args.len() {
+            return None;
+        }
+        for (i, a) in args.iter_mut().take(n).enumerate() {
+            // SAFETY: `argv` has `argc` entries (contract).
+            *a = unsafe { *argv.add(i) };
+        }
+        // SAFETY: each entry is a NUL-terminated string living for `'a`.
+        Some(core::array::from_fn(|i| unsafe { CStr::from_char_ptr(args[i]) }))
+    }
+
     unsafe extern "C" fn dtr(ti: *mut bindings::dm_target) {
         let (r, t) = Self::this(ti);
         t.destroy(&r);
@@ -233,7 +452,42 @@ impl<T: Target> Adapter<T> {
 
     unsafe extern "C" fn map(ti: *mut bindings::dm_target, bio: *mut bindings::bio) -> c_int {
         let (r, t) = Self::this(ti);
-        t.map(&r, bio)
+        let Some(bio) = NonNull::new(bio) else { return bindings::DM_MAPIO_KILL as c_int };
+        match t.map(&r, DmBio { bio }) {
+            Mapped::Remapped(b) => {
+                // dm submits it.
+                let _ = ManuallyDrop::new(b);
+                bindings::DM_MAPIO_REMAPPED as c_int
+            }
+            Mapped::Submitted => bindings::DM_MAPIO_SUBMITTED as c_int,
+        }
+    }
+
+    unsafe extern "C" fn end_io(ti: *mut bindings::dm_target, bio: *mut bindings::bio, error: *mut u8) -> c_int {
+        let (r, t) = Self::this(ti);
+        if let (Some(bio), false) = (NonNull::new(bio), error.is_null()) {
+            // dm keeps the bio: borrowed, never ended here.
+            let b = ManuallyDrop::new(DmBio { bio });
+            // SAFETY: dm passes the bio's status to update.
+            t.end_io(&r, &b, unsafe { &mut *error });
+        }
+        bindings::DM_ENDIO_DONE as c_int
+    }
+
+    unsafe extern "C" fn message(
+        ti: *mut bindings::dm_target,
+        argc: c_uint,
+        argv: *mut *mut c_char,
+        _result: *mut c_char,
+        _maxlen: c_uint,
+    ) -> c_int {
+        let (r, t) = Self::this(ti);
+        // SAFETY: dm passes `argc` strings that live during the call.
+        let Some(strs) = (unsafe { Self::args(argc, argv) }) else { return EINVAL.to_errno() };
+        match t.message(&r, &strs[..argc as usize]) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
     }
 
     unsafe extern "C" fn status(
@@ -326,6 +580,8 @@ impl<T: Target> Registration<T> {
                 ctr: Some(Adapter::<T>::ctr),
                 dtr: Some(Adapter::<T>::dtr),
                 map: Some(Adapter::<T>::map),
+                end_io: Some(Adapter::<T>::end_io),
+                message: Some(Adapter::<T>::message),
                 status: Some(Adapter::<T>::status),
                 iterate_devices: Some(Adapter::<T>::iterate_devices),
                 resume: Some(Adapter::<T>::resume),

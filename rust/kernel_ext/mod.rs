@@ -19,9 +19,30 @@ pub mod block;
 pub mod completion;
 pub mod debugfs;
 pub mod dm;
+pub mod kcopyd;
 pub mod miscdev;
 pub mod provider;
 pub mod workqueue;
+
+/// A scope in which allocations do not start I/O (`memalloc_noio_save()`):
+/// for code on the I/O path that calls allocating interfaces.
+pub struct NoIo(u32, core::marker::PhantomData<*mut ()>);
+
+impl NoIo {
+    /// Enters the scope until the guard is dropped.
+    pub fn enter() -> Self {
+        // SAFETY: no preconditions; restored by `drop` on this task.
+        Self(unsafe { bindings::blkcopy_memalloc_noio_save() }, core::marker::PhantomData)
+    }
+}
+
+impl Drop for NoIo {
+    fn drop(&mut self) {
+        // SAFETY: the flags `enter` saved, on the same task (the guard is
+        // not `Send`).
+        unsafe { bindings::blkcopy_memalloc_noio_restore(self.0) };
+    }
+}
 
 /// Error codes the 6.12 kernel crate does not declare.
 pub mod code {

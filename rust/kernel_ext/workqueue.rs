@@ -43,6 +43,16 @@ impl OwnedQueue {
     }
 }
 
+impl OwnedQueue {
+    /// Waits until every work item queued before the call has finished.
+    /// Must not be called from a work item of this queue.
+    pub fn flush(&self) {
+        // SAFETY: the queue is live; flushing may sleep (callers are in
+        // process context by the contract above).
+        unsafe { bindings::__flush_workqueue(self.wq.as_ptr()) };
+    }
+}
+
 impl Drop for OwnedQueue {
     fn drop(&mut self) {
         // SAFETY: allocated in `new`; destroying drains queued work first.
