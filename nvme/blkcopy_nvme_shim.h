@@ -19,4 +19,8 @@ int blkcopy_nvme_identify(struct nvme_ns *ns, bool ctrl, void *buf);
 int blkcopy_nvme_copy(struct nvme_ns *ns, u64 sdlba, u32 cdw12, void *desc,
 		      u32 desc_len, blkcopy_nvme_done_t done, void *ctx);
 
+/* Copy data in flight (module parameter max_copy_mib). */
+void blkcopy_nvme_slots_init(void);
+unsigned int blkcopy_nvme_slot_get(u64 bytes);
+void blkcopy_nvme_slot_put(unsigned int units);
 #endif /* _BLKCOPY_NVME_SHIM_H */

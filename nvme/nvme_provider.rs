@@ -141,6 +141,8 @@ struct Cmd {
     _desc: KVec<u8>,
     nr: u64,
     blocks: u64,
+    /// In-flight units the command holds (`blkcopy_nvme_slot_get`).
+    units: u32,
 }
 
 unsafe extern "C" fn submit(
@@ -174,8 +176,13 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     nvme::encode_descriptors(&ranges, &mut desc).map_err(|_| limits_reason)?;
     let desc_ptr = desc.as_mut_ptr() as *mut c_void;
     let desc_len = desc.len() as u32;
-    let cmd = KBox::new(Cmd { bio, _desc: desc, nr: ranges.len() as u64, blocks }, GFP_KERNEL)
+    let mut cmd = KBox::new(Cmd { bio, _desc: desc, nr: ranges.len() as u64, blocks, units: 0 }, GFP_KERNEL)
         .map_err(|_| limits_reason)?;
+    // Room for the command's data (at most `max_copy_mib` in flight),
+    // given back when it completes.
+    // SAFETY: process context (the core submits pieces from there).
+    cmd.units = unsafe { bindings::blkcopy_nvme_slot_get(blocks << info.lba_shift) };
+    let units = cmd.units;
     let ctx = KBox::into_raw(cmd) as *mut c_void;
     let p = provider();
     INFLIGHT.fetch_add(1, Ordering::AcqRel);
@@ -188,6 +195,8 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
         // SAFETY: not issued: `done` will not run, the command is ours.
         drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
         INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+        // SAFETY: the units taken above.
+        unsafe { bindings::blkcopy_nvme_slot_put(units) };
         p.errors.fetch_add(1, Ordering::Relaxed);
         return Err(dev_err);
     }
@@ -209,8 +218,11 @@ unsafe extern "C" fn done(ctx: *mut c_void, status: u16, blk_status: u8) {
     let res = if ok { Ok(()) } else { Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR) };
     // SAFETY: the piece this command was for, ended once, here.
     unsafe { provider::end_piece(cmd.bio, res) };
+    let units = cmd.units;
     drop(cmd);
     INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+    // SAFETY: the command's units; `up()` may be called from any context.
+    unsafe { bindings::blkcopy_nvme_slot_put(units) };
 }
 
 /// debugfs `blkcopy_nvme/namespaces`: discovery results and counters.
@@ -273,6 +285,8 @@ impl kernel::Module for NvmeProvider {
             GFP_KERNEL,
         )?;
         PROVIDER.store(&*provider as *const Provider as *mut Provider, Ordering::Release);
+        // SAFETY: before the provider is registered: no command yet.
+        unsafe { bindings::blkcopy_nvme_slots_init() };
         let mut dir = debugfs::Dir::new(c_str!("blkcopy_nvme"));
         dir.add::<NamespacesFile>(c_str!("namespaces"), module)?;
         let registration = provider::Registration::new(&OPS, &INFLIGHT).inspect_err(|_| {

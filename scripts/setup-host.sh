@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install everything blkcopy needs on a Debian 12 host. Idempotent: every
 # step checks first and does nothing when its result is already present.
+# Extra Debian packages a command needs on top (the benchmark's plotting)
+# are given as arguments.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -9,6 +11,7 @@ APT_PACKAGES=(
   clang libclang-dev lld llvm
   make gcc flex bison bc libelf-dev libssl-dev dwarves cpio xz-utils kmod
   busybox-static sg3-utils nvme-cli dmsetup fio fdisk diffutils coreutils
+  "$@"
 )
 
 missing=()

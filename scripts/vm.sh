@@ -57,7 +57,7 @@ initrd=$run/initramfs.cpio
 
 set +e
 timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
-  -machine q35 "${accel[@]}" -smp 2 -m 4G \
+  -machine q35 "${accel[@]}" -smp 2 -m "${BLKCOPY_VM_MEM:-4G}" \
   -nographic -no-reboot -monitor none -serial stdio -nic none \
   -qmp "unix:$run/qmp.sock,server=on,wait=off" \
   -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$initrd" \

@@ -3,6 +3,7 @@
 #   tests[:PATTERN]  run tests/vm/cases/*PATTERN*.sh: one PASS/FAIL/SKIP line
 #                    each, then "N passed, N failed[, N skipped]"
 #   demo             the README demo (tests/vm/demo.sh)
+#   bench            the benchmark (tests/vm/bench.sh)
 set -u
 cd /host/src || exit 1
 . tests/vm/lib.sh
@@ -47,5 +48,6 @@ case $entry in
   tests) run_tests "" ;;
   tests:*) run_tests "${entry#tests:}" ;;
   demo) bash tests/vm/demo.sh ;;
+  bench) bash tests/vm/bench.sh ;;
   *) echo "unknown entry $entry"; exit 2 ;;
 esac

@@ -74,6 +74,20 @@ pub const BLKCOPY: u64 = iowr(1, std::mem::size_of::<Args>());
 /// `BLKCOPY_INFO`.
 pub const BLKCOPY_INFO: u64 = iowr(2, std::mem::size_of::<Info>());
 
+/// A size as the tools take it: a number with an optional K, M, G or T
+/// suffix (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, shift) = match s.as_bytes().last() {
+        Some(b'K' | b'k') => (&s[..s.len() - 1], 10),
+        Some(b'M' | b'm') => (&s[..s.len() - 1], 20),
+        Some(b'G' | b'g') => (&s[..s.len() - 1], 30),
+        Some(b'T' | b't') => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("bad size '{s}'"))?;
+    n.checked_mul(1u64 << shift).ok_or_else(|| format!("size '{s}' too large"))
+}
+
 /// `BLKCOPY_PROVIDER_*` as a name.
 pub fn provider_name(id: u32) -> &'static str {
     match id {

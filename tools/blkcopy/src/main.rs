@@ -43,15 +43,7 @@ impl<E: std::fmt::Display> From<E> for Fail {
 }
 
 fn parse_size(s: &str) -> Result<u64, Fail> {
-    let (num, shift) = match s.as_bytes().last() {
-        Some(b'K' | b'k') => (&s[..s.len() - 1], 10),
-        Some(b'M' | b'm') => (&s[..s.len() - 1], 20),
-        Some(b'G' | b'g') => (&s[..s.len() - 1], 30),
-        Some(b'T' | b't') => (&s[..s.len() - 1], 40),
-        _ => (s, 0),
-    };
-    let n: u64 = num.parse().map_err(|_| Fail(format!("bad size '{s}'")))?;
-    n.checked_mul(1u64 << shift).ok_or_else(|| Fail(format!("size '{s}' too large")))
+    blkcopy_uapi::parse_size(s).map_err(Fail)
 }
 
 fn dev_size(f: &File) -> Result<u64, Fail> {
