@@ -4,6 +4,7 @@
 #
 #   make                 modules against the cached test kernel
 #   make KDIR=/path      modules against another (fully built) kernel tree
+#   BLKCOPY_KERNEL=debug make   modules against the debug variant
 #   make clean
 #
 # The test kernel itself is built by scripts/build-kernel.sh (scripts/test.sh
@@ -14,10 +15,13 @@ RUST_TOOLCHAIN := $(shell sed -n 's/^KRUST_TOOLCHAIN=//p' scripts/lib.sh)
 BINDGEN ?= $(or $(BLKCOPY_CACHE),$(HOME)/.cache/blkcopy)/tools/bin/bindgen
 
 export RUSTUP_TOOLCHAIN := $(RUST_TOOLCHAIN)
+# Modules are built with the kernel's compiler: LLVM=1 for a clang-built
+# kernel (the debug variant).
+KLLVM := $(if $(shell grep -sx 'CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),LLVM=1)
 
 modules:
 	@grep -qx 'CONFIG_RUST=y' $(KDIR)/.config || { echo "blkcopy: $(KDIR) is not a Rust-enabled kernel build (CONFIG_RUST=y)" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) RUSTC=rustc BINDGEN=$(BINDGEN) modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) RUSTC=rustc BINDGEN=$(BINDGEN) $(KLLVM) modules
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean

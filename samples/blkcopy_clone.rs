@@ -377,8 +377,16 @@ impl dm::Target for Clone {
             ti.set_error(c_str!("The destination must be writable"));
             return Err(EINVAL);
         }
-        let src_dev = ti.get_device_read_only(args[0]).inspect_err(|_| ti.set_error(c_str!("Source lookup failed")))?;
         let dst_dev = ti.get_device(args[1]).inspect_err(|_| ti.set_error(c_str!("Destination lookup failed")))?;
+        // The source in the table's mode, like every other open of a
+        // table, or read-only where it cannot be written. Not read-only
+        // first: a later open of the same device in a wider mode (the
+        // destination here, or another line) makes dm replace its
+        // `dm_dev`, and the one this line holds would be freed under it.
+        let src_dev = match ti.get_device(args[0]) {
+            Ok(d) => d,
+            Err(_) => ti.get_device_read_only(args[0]).inspect_err(|_| ti.set_error(c_str!("Source lookup failed")))?,
+        };
         let (src, dst) = (src_dev.bdev(), dst_dev.bdev());
         if src.dev() == dst.dev() {
             ti.set_error(c_str!("Source and destination are the same device"));

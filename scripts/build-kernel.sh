@@ -24,7 +24,7 @@ cd "$kdir"
 # Toolchain pin: rustc through rustup, our bindgen, and the kernel's own check.
 kmake() { make -s ARCH=x86_64 "${KMAKE_FLAGS[@]}" "$@"; }
 kmake tinyconfig >/dev/null
-scripts/kconfig/merge_config.sh -m -O . .config "$KERNEL_FRAGMENT" >/dev/null
+scripts/kconfig/merge_config.sh -m -O . .config "${KERNEL_FRAGMENTS[@]}" >/dev/null
 kmake olddefconfig >/dev/null
 # Like kunit.py: every option the fragment asks for must have survived.
 bad=0
@@ -35,7 +35,7 @@ while IFS= read -r line; do
       opt=${line#\# }; opt=${opt%% *}
       ! grep -q "^$opt=" .config || { log "config unexpectedly set: $opt"; bad=1; } ;;
   esac
-done < "$KERNEL_FRAGMENT"
+done < <(cat "${KERNEL_FRAGMENTS[@]}")
 ((bad == 0)) || die "kernel config fragment did not apply (see above)"
 kmake -j"$(($(nproc) + 1))" bzImage modules
 rm -rf modroot

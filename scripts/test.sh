@@ -29,7 +29,7 @@ if ((rc != 0 && ${hf:-0} == 0)); then echo "$out" | tail -20; bail "host-build";
 step "userspace tools"
 cargo build --release --workspace -q 2>&1 | tail -20
 [[ -x target/release/blkcopy ]] || bail "tools-build"
-export GUEST_BINS="$REPO_ROOT/target/release/blkcopy $REPO_ROOT/target/release/blkcopy-uapi-check $REPO_ROOT/target/release/blkcopy-bench"
+export GUEST_BINS="$REPO_ROOT/target/release/blkcopy $REPO_ROOT/target/release/blkcopy-uapi-check $REPO_ROOT/target/release/blkcopy-uapi-fuzz $REPO_ROOT/target/release/blkcopy-bench"
 
 step "test kernel"
 kdir=$(scripts/build-kernel.sh) || bail "kernel-build"
@@ -37,10 +37,12 @@ step "modules"
 make -s KDIR="$kdir" modules >/tmp/blkcopy-modules.log 2>&1 || { cat /tmp/blkcopy-modules.log; bail "module-build"; }
 
 step "VM suite"
-run=$CACHE_DIR/run-tests
+run=$CACHE_DIR/run-tests; limit=1500
+# The debug kernel (KASAN, lockdep) runs the suite several times slower.
+[[ $BLKCOPY_KERNEL == debug ]] && { run=$CACHE_DIR/run-tests-debug; limit=7200; }
 rm -rf "$run"; mkdir -p "$run"
 entry=tests; [[ -n $pattern ]] && entry=tests:$pattern
-scripts/vm.sh "$kdir" "$run" "$entry" > "$run/vm.out" 2>&1; vmrc=$?
+scripts/vm.sh "$kdir" "$run" "$entry" "$limit" > "$run/vm.out" 2>&1; vmrc=$?
 grep -E '^(PASS|FAIL|SKIP) |^    ' "$run/vm.out"
 gp=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$run/vm.out" | tail -n1)
 gf=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$run/vm.out" | tail -n1)

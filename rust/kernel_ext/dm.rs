@@ -220,7 +220,10 @@ impl TargetRef {
         self.get_device_mode(path, mode)
     }
 
-    /// Opens the device at `path` for reading only.
+    /// Opens the device at `path` for reading only. If the table opens
+    /// the same device again in a wider mode, dm replaces the `dm_dev`
+    /// and frees this one: use only for devices nothing else in the table
+    /// opens read-write.
     pub fn get_device_read_only(&mut self, path: &CStr) -> Result<DmDev> {
         self.get_device_mode(path, bindings::BLKCOPY_FMODE_READ)
     }

@@ -40,6 +40,17 @@ run_tests() {
          tail -n 15 "$RUN/tests/$name.log" | sed 's/^/    /' ;;
     esac
   done
+  # kmemleak (debug kernel): what the suite left allocated and unreferenced.
+  local k=/sys/kernel/debug/kmemleak leaks
+  if [[ -w $k ]]; then
+    echo scan > $k; sleep 5; echo scan > $k
+    leaks=$(cat $k)
+    if [[ -n $leaks ]]; then
+      echo "FAIL kmemleak"; echo "$leaks" | head -n 30 | sed 's/^/    /'; failn=$((failn + 1))
+    else
+      echo "PASS kmemleak"; pass=$((pass + 1))
+    fi
+  fi
   echo "$pass passed, $failn failed, $skipn skipped"
   ((failn == 0))
 }

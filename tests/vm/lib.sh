@@ -66,7 +66,7 @@ trace_mark() { if [[ -f $NVME_TRACE ]]; then wc -l < "$NVME_TRACE"; else echo 0;
 trace_since() { tail -n +"$(($1 + 1))" "$NVME_TRACE" 2>/dev/null; }
 
 # Kernel log lines that fail a run.
-KERNEL_BAD_RE='WARNING:|BUG:|Oops|Call Trace:|nobody cared|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|general protection fault|Kernel panic|kmemleak|refcount_t:|list_(add|del) corruption'
+KERNEL_BAD_RE='WARNING:|BUG:|Oops|Call Trace:|nobody cared|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|general protection fault|Kernel panic|suspected memory leak|refcount_t:|list_(add|del) corruption'
 
 # --- platform setup (run once by guest.sh) ----------------------------
 

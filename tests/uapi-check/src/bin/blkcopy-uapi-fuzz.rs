@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `blkcopy-uapi-fuzz`: a bounded fuzzer of `/dev/blkcopy` (VM test helper).
+//!
+//! ```text
+//! blkcopy-uapi-fuzz SEED CALLS SRC DST PART FILE
+//! ```
+//!
+//! Makes CALLS `BLKCOPY` / `BLKCOPY_INFO` calls from a deterministic
+//! generator seeded with SEED: descriptors drawn from block devices opened
+//! read-only, write-only and read-write, a partition, a regular file, both
+//! ends of a pipe, /dev/null, a closed descriptor and -1; random offsets
+//! (aligned, misaligned, near the end, past it, near 2^64), lengths (0,
+//! small, misaligned, huge), range counts (0 to past the limit), flags and
+//! reserved fields, sizes, and now and then a bad pointer. Lengths of
+//! copies that could be valid stay small, so that the run ends by itself.
+//! Prints the count of each outcome; exits 1 if an outcome is not one the
+//! uAPI documents (Documentation/blkcopy.rst), or if the kernel reported
+//! copying more than it was asked to.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsRawFd, RawFd};
+
+use blkcopy_uapi::{Args, Info, Range, BLKCOPY, BLKCOPY_INFO, MAX_RANGES};
+
+/// xorshift64*: small, deterministic, good enough to pick cases.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn errno_name(e: i32) -> &'static str {
+    match e {
+        0 => "OK",
+        libc::EINVAL => "EINVAL",
+        libc::EBADF => "EBADF",
+        libc::ENOTBLK => "ENOTBLK",
+        libc::EPERM => "EPERM",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::EFAULT => "EFAULT",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::EINTR => "EINTR",
+        libc::ENOMEM => "ENOMEM",
+        libc::EIO => "EIO",
+        _ => "other",
+    }
+}
+
+fn ioctl(ctl: RawFd, cmd: u64, arg: *mut libc::c_void) -> i32 {
+    // SAFETY: the kernel validates every pointer; bad ones are passed on
+    // purpose (it must answer EFAULT), and good ones point to live memory.
+    let r = unsafe { libc::ioctl(ctl, cmd as _, arg) };
+    if r < 0 {
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+    } else {
+        0
+    }
+}
+
+/// `BLKGETSIZE64`: _IOR(0x12, 114, size_t).
+const BLKGETSIZE64: u64 = (2 << 30) | (8 << 16) | (0x12 << 8) | 114;
+
+fn size_of(path: &str) -> u64 {
+    let f = File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut n: u64 = 0;
+    // SAFETY: BLKGETSIZE64 writes one u64.
+    if unsafe { libc::ioctl(f.as_raw_fd(), BLKGETSIZE64 as _, &mut n) } != 0 {
+        n = f.metadata().map(|m| m.len()).unwrap_or(0);
+    }
+    n
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.len() != 7 {
+        eprintln!("usage: blkcopy-uapi-fuzz SEED CALLS SRC DST PART FILE");
+        std::process::exit(2);
+    }
+    let seed: u64 = argv[1].parse().unwrap_or(1).max(1);
+    let calls: u64 = argv[2].parse().unwrap_or(10_000);
+    let (src, dst, part, file) = (&argv[3], &argv[4], &argv[5], &argv[6]);
+    let open = |p: &str, r: bool, w: bool| OpenOptions::new().read(r).write(w).open(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let ctl = open("/dev/blkcopy", true, true);
+    // Every kind of descriptor; the files stay open for the whole run.
+    let mut keep = vec![
+        open(src, true, false),
+        open(src, false, true),
+        open(src, true, true),
+        open(dst, true, false),
+        open(dst, false, true),
+        open(dst, true, true),
+        open(part, true, true),
+        open(part, true, false),
+        open(file, true, true),
+        open("/dev/null", true, true),
+    ];
+    let mut pipe = [0; 2];
+    // SAFETY: `pipe` has room for two descriptors.
+    assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0, "pipe");
+    let closed = {
+        let f = open(file, true, false);
+        f.as_raw_fd()
+        // dropped here: the number is closed (and not reused: `keep` is
+        // complete before, and nothing is opened after)
+    };
+    let mut fds: Vec<RawFd> = keep.iter().map(|f| f.as_raw_fd()).collect();
+    fds.extend_from_slice(&pipe);
+    fds.push(closed);
+    fds.push(-1);
+    fds.push(9999);
+    let sizes = [size_of(src), size_of(dst), size_of(part)];
+    let mut rng = Rng(seed);
+    let mut outcomes: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    let mut bad = 0u64;
+    let mut ranges = vec![Range::default(); MAX_RANGES + 8];
+    for _ in 0..calls {
+        let a_fd = fds[rng.below(fds.len() as u64) as usize];
+        let b_fd = fds[rng.below(fds.len() as u64) as usize];
+        if rng.chance(15) {
+            let mut info = Info {
+                size: std::mem::size_of::<Info>() as u32,
+                fd: a_fd,
+                fd2: if rng.chance(50) { b_fd } else { -1 },
+                ..Default::default()
+            };
+            if rng.chance(10) {
+                info.size = rng.below(256) as u32;
+            }
+            if rng.chance(10) {
+                info.flags = rng.next() as u32;
+            }
+            if rng.chance(5) {
+                info.reserved[rng.below(4) as usize] = rng.next();
+            }
+            let arg = if rng.chance(3) { 16usize as *mut libc::c_void } else { &mut info as *mut Info as *mut _ };
+            let e = ioctl(ctl.as_raw_fd(), BLKCOPY_INFO, arg);
+            *outcomes.entry(("info", errno_name(e))).or_default() += 1;
+            if errno_name(e) == "other" {
+                eprintln!("BLKCOPY_INFO: undocumented errno {e}");
+                bad += 1;
+            }
+            continue;
+        }
+        // A range count: mostly small, sometimes 0 or past the limit.
+        let n = match rng.below(20) {
+            0 => 0,
+            1 => MAX_RANGES as u64 + 1 + rng.below(7),
+            2 => MAX_RANGES as u64,
+            _ => 1 + rng.below(4),
+        } as usize;
+        let limit = sizes[rng.below(3) as usize].max(4096);
+        let mut total = 0u64;
+        let fill = n.min(ranges.len());
+        for r in ranges.iter_mut().take(fill) {
+            let off = |rng: &mut Rng| match rng.below(8) {
+                0 => rng.below(limit / 4096) * 4096,
+                1 => rng.below(limit),
+                2 => limit - 4096 * (1 + rng.below(4)),
+                3 => limit + rng.below(1 << 20) * 512,
+                4 => u64::MAX - rng.below(1 << 20),
+                5 => rng.below(16) * 512,
+                _ => rng.below(limit / 512) * 512,
+            };
+            let len = match rng.below(8) {
+                0 => 0,
+                1 => rng.below(4096),
+                2 => u64::MAX - rng.below(4096),
+                3 => (1 << 20) * (1 + rng.below(4)),
+                _ => 512 * (1 + rng.below(64)),
+            };
+            *r = Range { src_offset: off(&mut rng), dst_offset: off(&mut rng), length: len, reserved: 0 };
+            if rng.chance(3) {
+                r.reserved = rng.next();
+            }
+            total = total.saturating_add(len);
+        }
+        let mut a = Args {
+            size: std::mem::size_of::<Args>() as u32,
+            flags: match rng.below(10) {
+                0 => rng.next() as u32,
+                1 => 1,
+                2 => 2,
+                3 => 3,
+                _ => 0,
+            },
+            src_fd: a_fd,
+            dst_fd: b_fd,
+            ranges: ranges.as_mut_ptr() as u64,
+            nr_ranges: n as u32,
+            ..Default::default()
+        };
+        if rng.chance(5) {
+            a.size = rng.below(256) as u32;
+        }
+        if rng.chance(3) {
+            a.pad = rng.next() as u32;
+        }
+        if rng.chance(3) {
+            a.reserved[rng.below(4) as usize] = rng.next();
+        }
+        if rng.chance(3) {
+            a.ranges = [0u64, 8, u64::MAX - 7, 0xdead_0000][rng.below(4) as usize];
+        }
+        if rng.chance(2) {
+            a.nr_ranges = rng.next() as u32;
+        }
+        let arg = if rng.chance(2) { 8usize as *mut libc::c_void } else { &mut a as *mut Args as *mut _ };
+        let e = ioctl(ctl.as_raw_fd(), BLKCOPY, arg);
+        let name = errno_name(e);
+        *outcomes.entry(("copy", name)).or_default() += 1;
+        if name == "other" {
+            eprintln!("BLKCOPY: undocumented errno {e}");
+            bad += 1;
+        }
+        if e == 0 && (a.bytes_copied != total || a.bytes_offloaded > a.bytes_copied) {
+            eprintln!("BLKCOPY: copied {} offloaded {} of {} asked", a.bytes_copied, a.bytes_offloaded, total);
+            bad += 1;
+        }
+    }
+    for ((op, name), n) in &outcomes {
+        println!("{op} {name} {n}");
+    }
+    println!("calls {calls} undocumented-or-wrong {bad}");
+    keep.clear();
+    std::process::exit(if bad == 0 { 0 } else { 1 });
+}
