@@ -15,32 +15,10 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 
 use blkcopy_uapi::*;
-
-fn errno_name(e: i32) -> &'static str {
-    match e {
-        0 => "OK",
-        libc::EINVAL => "EINVAL",
-        libc::EBADF => "EBADF",
-        libc::ENOTBLK => "ENOTBLK",
-        libc::EPERM => "EPERM",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::EFAULT => "EFAULT",
-        libc::ENOTTY => "ENOTTY",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ETXTBSY => "ETXTBSY",
-        _ => "other",
-    }
-}
+use blkcopy_uapi_check::{errno_name, ioctl};
 
 fn raw(ctl: &File, cmd: u64, arg: *mut libc::c_void) -> i32 {
-    // SAFETY: the kernel validates every pointer it is given; the tests
-    // pass bad ones on purpose and the kernel must answer EFAULT.
-    let r = unsafe { libc::ioctl(ctl.as_raw_fd(), cmd as _, arg) };
-    if r < 0 {
-        std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
-    } else {
-        0
-    }
+    ioctl(ctl.as_raw_fd(), cmd, arg)
 }
 
 fn copy_with(ctl: &File, mut a: Args, ranges: &mut [Range]) -> i32 {
