@@ -93,12 +93,9 @@ pub(crate) fn copy(arg: usize) -> Result<isize> {
 
     let waiter = Waiter::new()?;
     let job = CopyJob::start(sb, db, &ranges, a.flags, Notify::Waiter(waiter.clone()))?;
-    if waiter.completion().wait_killable().is_err() {
-        // A fatal signal: stop issuing I/O, wait for what is in flight (it
-        // uses our file references), then report the copied prefix.
-        job.cancel();
-        waiter.completion().wait();
-    }
+    // Until it ends, or a fatal signal stops it (then after what is in
+    // flight has ended); the copied prefix is reported either way.
+    job.drive();
     drop(job);
     let res = waiter.result();
     for r in ranges.iter() {

@@ -50,7 +50,6 @@ pub(crate) const TOKEN_EXTENTS: usize = 16;
 pub(crate) const FB_CHUNK: usize = 1 << 20;
 /// Fallback: chunks in flight per job (reads and writes pipelined).
 pub(crate) const FB_DEPTH: usize = 4;
-const CHUNK_PAGES: usize = FB_CHUNK / PAGE_SIZE;
 
 /// Caller-visible flags (same bits as the uAPI's).
 pub(crate) const FLAG_OFFLOAD_ONLY: u32 = bindings::BLKCOPY_FLAG_OFFLOAD_ONLY;
@@ -69,11 +68,18 @@ pub(crate) struct CopyResult {
     pub(crate) read_failed: bool,
 }
 
-/// A process waiting for a job (the BLKCOPY ioctl).
+/// A process waiting for a job (the BLKCOPY ioctl). It also drives the
+/// job: the job's I/O completions wake it (`event`) and it runs the job's
+/// steps, so that a completion costs one wake-up, as for a process doing
+/// its own I/O, rather than a work item's and then the waiter's.
 #[pin_data]
 pub(crate) struct Waiter {
     #[pin]
     done: Completion,
+    /// Something for the driving process to do.
+    #[pin]
+    event: Completion,
+    finished: AtomicBool,
     status: AtomicI32,
     copied: AtomicU64,
     offloaded: AtomicU64,
@@ -84,6 +90,8 @@ impl Waiter {
         Arc::pin_init(
             pin_init!(Waiter {
                 done <- Completion::new(),
+                event <- Completion::new(),
+                finished: AtomicBool::new(false),
                 status: AtomicI32::new(0),
                 copied: AtomicU64::new(0),
                 offloaded: AtomicU64::new(0),
@@ -214,6 +222,9 @@ struct State {
     todo_idx: usize,
     todo_pos: u64,
     slots: KVec<Slot>,
+    /// Bytes of each fallback buffer: [`FB_CHUNK`], or less for a job
+    /// with less to copy.
+    chunk: usize,
     emulated: u64,
     /// Bytes that fell back, by reason.
     reasons: [u64; Reason::COUNT],
@@ -240,6 +251,12 @@ pub(crate) struct CopyJob {
     /// Bios allocated and not yet accounted by the work function.
     inflight: AtomicUsize,
     cancel: AtomicBool,
+    /// A thread is in `step` and looks at `done` again before it leaves:
+    /// `end_io` need not queue the work function.
+    stepping: AtomicBool,
+    /// The waiting process that drives the job (`Waiter`), while `driven`.
+    driver: Option<Arc<Waiter>>,
+    driven: AtomicBool,
     #[pin]
     notify: Mutex<Option<Notify>>,
     /// Mappings stacking layers keep in force for the offload attempt.
@@ -276,6 +293,11 @@ impl CopyJob {
         flags: u32,
         notify: Notify,
     ) -> Result<Arc<CopyJob>> {
+        let driver = match &notify {
+            Notify::Waiter(w) => Some(w.clone()),
+            _ => None,
+        };
+        let inline = driver.is_some();
         let mut segs = KVec::new();
         let mut pairs: KVec<Pair> = KVec::new();
         let mut members = 0usize;
@@ -314,6 +336,7 @@ impl CopyJob {
             todo_idx: 0,
             todo_pos: 0,
             slots: KVec::new(),
+            chunk: FB_CHUNK,
             emulated: 0,
             reasons: [0; Reason::COUNT],
             read_failed: false,
@@ -331,6 +354,9 @@ impl CopyJob {
                 done: Opaque::new(bindings::llist_head { first: core::ptr::null_mut() }),
                 inflight: AtomicUsize::new(0),
                 cancel: AtomicBool::new(false),
+                stepping: AtomicBool::new(false),
+                driver,
+                driven: AtomicBool::new(inline),
                 notify <- new_mutex!(Some(notify)),
                 holds <- new_mutex!(KVec::new()),
                 work <- new_work!("CopyJob::work"),
@@ -338,7 +364,15 @@ impl CopyJob {
             GFP_KERNEL,
         )?;
         stats::job_started();
-        job.kick();
+        if inline {
+            // The caller only waits: the first step (routing the halves,
+            // which usually end at once, and issuing the device commands)
+            // runs in its context (see `drive` for the next ones).
+            job.step();
+        } else {
+            // Callbacks must never run before `start` returns.
+            job.kick();
+        }
         Ok(job)
     }
 
@@ -349,7 +383,18 @@ impl CopyJob {
         self.kick_borrowed();
     }
 
+    /// Has the job stepped again: by its driving process, or by the work
+    /// function.
     fn kick(self: &Arc<Self>) {
+        if let Some(w) = &self.driver {
+            // Ordered with `drive`'s hand-over: either this sees the
+            // process still driving, or the process queued the work
+            // function after it stopped.
+            if self.driven.load(Ordering::SeqCst) {
+                w.event.complete();
+                return;
+            }
+        }
         // Already queued: the queued run will see the new state.
         let _ = crate::workqueue().enqueue(self.clone());
     }
@@ -358,7 +403,24 @@ impl CopyJob {
         // SAFETY: `self` is always inside an `Arc<CopyJob>` (jobs are only
         // created by `start`), and the caller holds a reference.
         let arc: Arc<CopyJob> = unsafe { ArcBorrow::from_raw(self) }.into();
-        let _ = crate::workqueue().enqueue(arc);
+        arc.kick();
+    }
+
+    /// Runs the job's steps in the waiting process until it ends (jobs
+    /// started with a `Waiter`). A fatal signal stops issuing I/O: the work
+    /// function takes over and this waits for what is in flight (it uses
+    /// the caller's file references) before returning.
+    pub(crate) fn drive(self: &Arc<Self>) {
+        let Some(w) = self.driver.clone() else { return };
+        while !w.finished.load(Ordering::Acquire) {
+            if w.event.wait_killable().is_err() {
+                self.driven.store(false, Ordering::SeqCst);
+                self.cancel();
+                w.done.wait();
+                return;
+            }
+            self.step();
+        }
     }
 
     /// End_io of every bio of a job (any context): record and defer.
@@ -378,7 +440,12 @@ impl CopyJob {
             bindings::blkcopy_llist_add(core::ptr::addr_of_mut!((*ctx).node), job.done.get());
             job
         };
-        job.kick();
+        // Ordered after the (fully ordered) list insertion: either a
+        // stepping thread sees the node when it looks again, or this sees
+        // that no thread is stepping and queues the work function.
+        if !job.stepping.load(Ordering::SeqCst) {
+            job.kick();
+        }
     }
 
     fn seg_of(&self, loff: u64) -> Option<(usize, &Seg)> {
@@ -387,19 +454,28 @@ impl CopyJob {
 
     fn step(self: &Arc<Self>) {
         let mut st = self.state.lock();
-        if st.phase == Phase::Done {
-            return;
+        loop {
+            self.stepping.store(true, Ordering::SeqCst);
+            if st.phase == Phase::Done {
+                self.stepping.store(false, Ordering::SeqCst);
+                return;
+            }
+            // SAFETY: `done` is a valid llist head; the nodes on it are the
+            // `node` fields of `BioCtx`s of bios handed to `end_io`.
+            let mut node = unsafe { bindings::blkcopy_llist_del_all(self.done.get()) };
+            while !node.is_null() {
+                // SAFETY: as above; `next` is read before the bio is freed.
+                let (bio, next) = unsafe { (JobBio::from_ctx(node as *mut BioCtx), (*node).next) };
+                self.completed(&mut st, bio);
+                node = next;
+            }
+            let again = self.advance(&mut st);
+            self.stepping.store(false, Ordering::SeqCst);
+            // SAFETY: as above.
+            if !again && unsafe { bindings::blkcopy_llist_empty(self.done.get()) } {
+                return;
+            }
         }
-        // SAFETY: `done` is a valid llist head; the nodes on it are the
-        // `node` fields of `BioCtx`s of bios handed to `end_io`.
-        let mut node = unsafe { bindings::blkcopy_llist_del_all(self.done.get()) };
-        while !node.is_null() {
-            // SAFETY: as above; `next` is read before the bio is freed.
-            let (bio, next) = unsafe { (JobBio::from_ctx(node as *mut BioCtx), (*node).next) };
-            self.completed(&mut st, bio);
-            node = next;
-        }
-        self.advance(&mut st);
     }
 
     /// Accounts one ended bio.
@@ -462,7 +538,9 @@ impl CopyJob {
         drop(bio);
     }
 
-    fn advance(self: &Arc<Self>, st: &mut State) {
+    /// Moves the job on as far as it can; true when halves it submitted
+    /// all ended already (their completions are on `done`: go on).
+    fn advance(self: &Arc<Self>, st: &mut State) -> bool {
         loop {
             match st.phase {
                 Phase::Start => {
@@ -478,11 +556,11 @@ impl CopyJob {
                             break;
                         }
                     }
-                    return self.maybe_next();
+                    return !self.busy();
                 }
                 Phase::ReadHalves => {
                     if self.busy() {
-                        return;
+                        return false;
                     }
                     st.phase = Phase::WriteHalves;
                     let cancelled = self.cancel.load(Ordering::Acquire);
@@ -497,11 +575,11 @@ impl CopyJob {
                             }
                         }
                     }
-                    return self.maybe_next();
+                    return !self.busy();
                 }
                 Phase::WriteHalves => {
                     if self.busy() {
-                        return;
+                        return false;
                     }
                     // Every half has ended: the layers' mappings are no
                     // longer needed (the fallback's I/O goes through the
@@ -527,21 +605,13 @@ impl CopyJob {
                         st.phase = Phase::Done;
                         continue;
                     }
-                    return;
+                    return false;
                 }
                 Phase::Done => {
                     self.finish(st);
-                    return;
+                    return false;
                 }
             }
-        }
-    }
-
-    /// After submitting halves: if they all ended synchronously, go on.
-    fn maybe_next(self: &Arc<Self>) {
-        if !self.busy() {
-            // Their completions are on the list; the queued run takes them.
-            self.kick();
         }
     }
 
@@ -625,21 +695,28 @@ impl CopyJob {
             st.todo = KVec::new();
             return Err(crate::kernel_ext::code::eopnotsupp());
         }
-        let want = FB_DEPTH.min(st.todo.iter().map(|g| g.1).sum::<u64>().div_ceil(FB_CHUNK as u64) as usize);
+        // Buffers of FB_CHUNK bytes, or fewer pages for less work (still a
+        // multiple of both devices' logical block sizes).
+        let todo_bytes = st.todo.iter().map(|g| g.1).sum::<u64>();
+        let lbs = self.src.logical_block_size().max(self.dst.logical_block_size()).max(1) as usize;
+        let chunk = (todo_bytes.min(FB_CHUNK as u64) as usize).next_multiple_of(PAGE_SIZE).next_multiple_of(lbs);
+        st.chunk = chunk.min(FB_CHUNK);
+        let npages = st.chunk / PAGE_SIZE;
+        let want = FB_DEPTH.min(todo_bytes.div_ceil(st.chunk as u64) as usize);
         for i in 0..want {
             // The pool bounds the memory of all jobs together; every job
             // gets at least one buffer so that it makes progress.
-            if i > 0 && !stats::pool_reserve(CHUNK_PAGES) {
+            if i > 0 && !stats::pool_reserve(npages) {
                 break;
             } else if i == 0 {
-                stats::pool_force(CHUNK_PAGES);
+                stats::pool_force(npages);
             }
-            let mut pages = KVec::with_capacity(CHUNK_PAGES, GFP_KERNEL)?;
-            for _ in 0..CHUNK_PAGES {
+            let mut pages = KVec::with_capacity(npages, GFP_KERNEL)?;
+            for _ in 0..npages {
                 match Page::alloc_page(GFP_KERNEL) {
                     Ok(p) => pages.push(p, GFP_KERNEL)?,
                     Err(_) => {
-                        stats::pool_release(CHUNK_PAGES);
+                        stats::pool_release(npages);
                         if st.slots.is_empty() {
                             return Err(ENOMEM);
                         }
@@ -669,7 +746,7 @@ impl CopyJob {
     }
 
     /// The next chunk of fallback work: within one segment, at most
-    /// [`FB_CHUNK`] bytes.
+    /// one buffer's bytes.
     fn next_chunk(&self, st: &mut State) -> Option<(u64, u32)> {
         while st.todo_idx < st.todo.len() {
             let (gstart, glen) = st.todo[st.todo_idx];
@@ -681,7 +758,7 @@ impl CopyJob {
             let loff = gstart + st.todo_pos;
             let (_, seg) = self.seg_of(loff)?;
             let seg_left = seg.lstart + seg.len - loff;
-            let len = (glen - st.todo_pos).min(seg_left).min(FB_CHUNK as u64);
+            let len = (glen - st.todo_pos).min(seg_left).min(st.chunk as u64);
             st.todo_pos += len;
             return Some((loff, len as u32));
         }
@@ -733,7 +810,7 @@ impl CopyJob {
         self.release_holds();
         let n = st.slots.len();
         st.slots = KVec::new();
-        stats::pool_release(n * CHUNK_PAGES);
+        stats::pool_release(n * (st.chunk / PAGE_SIZE));
         let copied = st.copied.prefix();
         let mut status = st.status;
         if status == 0 && copied < self.total {
@@ -747,6 +824,7 @@ impl CopyJob {
                 w.status.store(res.status, Ordering::Release);
                 w.copied.store(res.copied, Ordering::Release);
                 w.offloaded.store(res.offloaded, Ordering::Release);
+                w.finished.store(true, Ordering::Release);
                 w.completion().complete();
             }
             Some(Notify::Callback { f, private }) => {

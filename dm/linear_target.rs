@@ -156,17 +156,17 @@ impl dm::Target for Linear {
         Some((b, self.start != 0 || ti.len() != b.nr_sectors()))
     }
 
-    fn presuspend(&self, ti: &TargetRef) {
+    fn presuspend(&self, _ti: &TargetRef) {
         // No new copy is mapped through the line; the copies mapped
         // through it finish their device commands before the table can be
         // swapped, so that none uses a mapping that is no longer the
         // table's.
-        forget(ti);
+        forget(self);
         self.drain();
     }
 
-    fn destroy(&self, ti: &TargetRef) {
-        forget(ti);
+    fn destroy(&self, _ti: &TargetRef) {
+        forget(self);
         self.drain();
     }
 }
@@ -187,12 +187,18 @@ unsafe extern "C" fn release_hold(arg: *mut core::ffi::c_void) {
     unsafe { (*(arg as *const AtomicUsize)).fetch_sub(1, Ordering::AcqRel) };
 }
 
-/// The line stops carrying copy halves (suspend, or destruction).
-fn forget(ti: &TargetRef) {
-    let key = (ti.disk() as usize, ti.begin());
+/// The line stops carrying copy halves (suspend, or destruction). Only
+/// this line's own entry goes: on a table swap dm resumes the new table
+/// (whose lines replace the old ones at the same places) before it
+/// destroys the old one, so a removal by place would drop the new lines.
+fn forget(line: &Linear) {
+    let me: *const AtomicUsize = &line.holds;
     let mut lines = live().lines.lock();
+    if !lines.iter().any(|x| x.holds == me) {
+        return;
+    }
     let mut kept = KVec::new();
-    for x in lines.iter().filter(|x| (x.disk, x.begin) != key) {
+    for x in lines.iter().filter(|x| x.holds != me) {
         // Without memory the list keeps the line: halves may still be
         // remapped through it until it is replaced, as before.
         if kept.push(*x, GFP_KERNEL).is_err() {

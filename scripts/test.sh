@@ -29,7 +29,7 @@ if ((rc != 0 && ${hf:-0} == 0)); then echo "$out" | tail -20; bail "host-build";
 step "userspace tools"
 cargo build --release --workspace -q 2>&1 | tail -20
 [[ -x target/release/blkcopy ]] || bail "tools-build"
-export GUEST_BINS="$REPO_ROOT/target/release/blkcopy $REPO_ROOT/target/release/blkcopy-uapi-check $REPO_ROOT/target/release/blkcopy-uapi-fuzz $REPO_ROOT/target/release/blkcopy-bench"
+export GUEST_BINS="$REPO_ROOT/target/release/blkcopy $REPO_ROOT/target/release/blkcopy-uapi-check $REPO_ROOT/target/release/blkcopy-uapi-fuzz $REPO_ROOT/target/release/blkcopy-uapi-security $REPO_ROOT/target/release/blkcopy-bench"
 
 step "test kernel"
 kdir=$(scripts/build-kernel.sh) || bail "kernel-build"

@@ -15,7 +15,8 @@ rm -f "$run"/{console.log,dmesg.txt,nvme-trace.log,qmp.sock}
 
 # Disks on the host side: sparse images, created once per run directory.
 img() { [[ -f $run/$1.img ]] || truncate -s "$2" "$run/$1.img"; }
-img nvme-a 2G; img nvme-b 2G; img nvme-4k 1G; img nvme-small 256M; img nvme-mp 512M; img scsi-hd 2G
+img nvme-a 2G; img nvme-b 2G; img nvme-4k 1G; img nvme-small 256M; img nvme-mp 512M; img nvme-hp 512M
+img scsi-hd 2G
 
 # Use KVM only where it can work: /dev/kvm is present on hosts whose CPU
 # has no vmx/svm, and a KVM guest there hangs with no output.
@@ -46,6 +47,26 @@ nvme+=(-device nvme-subsys,id=subsys0,nqn=blkcopy-subsys
        -device nvme,serial=blkcopy-nvme1,id=nvme1,subsys=subsys0)
 nvme+=(-drive "file=$run/nvme-mp.img,if=none,id=nvme-mp,format=raw,cache=writeback"
        -device "nvme-ns,drive=nvme-mp,bus=nvme1,nsid=1,mssrl=16384,mcl=65536,msrc=127")
+# A hot-pluggable controller behind a PCIe root port (native pciehp: QEMU's
+# ACPI hot-plug for q35 bridges is turned off), for tests that remove it
+# through the monitor mid-copy (tests/vm/lib.sh qmp). Its namespace takes
+# 1 MiB per Copy command, so that a copy is many commands and a removal
+# finds some not yet issued. The image is a -blockdev node, which outlives
+# the device: device_add can attach it again, but only as the controller's
+# legacy drive (QEMU 7.2 cannot hot-plug nvme-ns), whose namespace reports
+# no Copy limits (MSSRL 0): copies to it fall back.
+# Its I/O (the device's own Copy included) goes through a throttle group
+# without limits, which a test can set (qom-set /objects/hp-throttle
+# limits) to keep commands in flight long enough to remove the device under
+# them.
+nvme+=(-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
+       -device pcie-root-port,id=rp-hp,chassis=1,slot=1
+       -object throttle-group,id=hp-throttle
+       -blockdev "driver=file,node-name=nvme-hp-file,filename=$run/nvme-hp.img"
+       -blockdev "driver=raw,node-name=nvme-hp-raw,file=nvme-hp-file"
+       -blockdev "driver=throttle,node-name=nvme-hp,throttle-group=hp-throttle,file=nvme-hp-raw"
+       -device "nvme,serial=blkcopy-nvme2,id=nvme2,bus=rp-hp"
+       -device "nvme-ns,drive=nvme-hp,bus=nvme2,nsid=1,mssrl=2048,mcl=2048,msrc=127")
 
 # QEMU trace events: the device-side record of NVMe Copy commands.
 printf '%s\n' 'pci_nvme_copy*' 'pci_nvme_err_copy*' > "$run/trace-events"
@@ -54,6 +75,24 @@ initrd=$run/initramfs.cpio
 # Extra guest binaries (the project's userspace tools) come from $GUEST_BINS.
 # shellcheck disable=SC2086
 "$REPO_ROOT/scripts/build-initramfs.sh" "$kdir" "$initrd" ${GUEST_BINS:-}
+
+# The guest's monitor requests: it writes a QMP command to <run>/qmp/<n>.req
+# (through the shared run directory) and reads QEMU's answer from <n>.rep.
+qmp_agent() {
+  local req
+  while :; do
+    for req in "$run"/qmp/*.req; do
+      [[ -e $req ]] || continue
+      { echo '{"execute":"qmp_capabilities"}'; cat "$req"; sleep 1; } |
+        socat -t 2 - "UNIX-CONNECT:$run/qmp.sock" > "${req%.req}.out" 2>&1
+      mv "${req%.req}.out" "${req%.req}.rep"; rm -f "$req"
+    done
+    sleep 0.2
+  done
+}
+rm -rf "$run/qmp"; mkdir -p "$run/qmp"
+qmp_agent & agent=$!
+trap 'kill $agent 2>/dev/null' EXIT
 
 set +e
 timeout --foreground -k 10 "$limit" qemu-system-x86_64 \

@@ -6,7 +6,7 @@
  * setting up a passthrough scsi_cmnd (the request's PDU, blk_mq_rq_to_pdu()
  * and scsi_req_init-style setup are static inlines) and scsi_execute_cmd()'s
  * argument structure are not reachable from Rust. Only exported, public
- * SCSI midlayer interfaces are used (include/scsi/*.h).
+ * SCSI midlayer interfaces are used (the headers in include/scsi/).
  */
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>

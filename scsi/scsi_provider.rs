@@ -159,10 +159,6 @@ fn discover(disk: *mut bindings::gendisk, sdev: NonNull<bindings::scsi_device>) 
     Some(info)
 }
 
-fn set_refused(disk: *mut bindings::gendisk) {
-    provider().cache.update(disk, |i| i.refused = true);
-}
-
 unsafe extern "C" fn probe(disk: *mut bindings::gendisk, lim: *mut bindings::blkcopy_limits) -> bool {
     let Some((_, info)) = lu_info(disk) else { return false };
     let (true, Some(p)) = (info.claimed(), info.params) else { return false };
@@ -305,18 +301,27 @@ unsafe extern "C" fn done(ctx: *mut c_void, result: i32, sense: *const u8, sense
 }
 
 /// Records a refusal. Completions may run in interrupt context, where the
-/// cache's mutex cannot be taken; the disk is remembered in a lock-free
-/// slot and applied on the next discovery lookup.
+/// cache's mutex cannot be taken; the disk is remembered in lock-free
+/// slots, by address and `diskseq` (the disk may be gone by the time the
+/// refusal is applied, and another disk may reuse its address), and
+/// applied on the next discovery lookup. Two racing refusals can pair one's
+/// address with the other's sequence number: that matches no entry and
+/// loses a refusal (the next refused command records it again), never
+/// marks the wrong disk, since sequence numbers are never reused.
 fn set_refused_later(disk: *mut bindings::gendisk) {
+    // SAFETY: the completed command's piece holds the disk.
+    REFUSED_SEQ.store(unsafe { (*disk).diskseq }, Ordering::Release);
     REFUSED.store(disk, Ordering::Release);
 }
 
 static REFUSED: AtomicPtr<bindings::gendisk> = AtomicPtr::new(null_mut());
+static REFUSED_SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn apply_refusals() {
     let d = REFUSED.swap(null_mut(), Ordering::AcqRel);
     if !d.is_null() {
-        set_refused(d);
+        let seq = REFUSED_SEQ.load(Ordering::Acquire);
+        provider().cache.update(d as usize, seq, |i| i.refused = true);
     }
 }
 

@@ -89,6 +89,12 @@ struct llist_node *blkcopy_llist_del_all(struct llist_head *head)
 }
 EXPORT_SYMBOL_GPL(blkcopy_llist_del_all);
 
+bool blkcopy_llist_empty(struct llist_head *head)
+{
+	return llist_empty(head);
+}
+EXPORT_SYMBOL_GPL(blkcopy_llist_empty);
+
 unsigned int blkcopy_memalloc_noio_save(void)
 {
 	return memalloc_noio_save();

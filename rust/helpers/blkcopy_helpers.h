@@ -29,9 +29,10 @@ bool blkcopy_file_is_swap(struct file *file);
 /* init_completion() is a static inline. */
 void blkcopy_init_completion(struct completion *c);
 
-/* llist_add() and llist_del_all() are static inlines. */
+/* llist_add(), llist_del_all() and llist_empty() are static inlines. */
 bool blkcopy_llist_add(struct llist_node *node, struct llist_head *head);
 struct llist_node *blkcopy_llist_del_all(struct llist_head *head);
+bool blkcopy_llist_empty(struct llist_head *head);
 
 /* memalloc_noio_save() and memalloc_noio_restore() are static inlines. */
 unsigned int blkcopy_memalloc_noio_save(void);

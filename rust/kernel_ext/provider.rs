@@ -93,6 +93,9 @@ pub fn name_str(name: &[u8; 32]) -> &str {
     core::str::from_utf8(&name[..n]).unwrap_or("?")
 }
 
+/// Most disks a [`DiskCache`] remembers.
+const CACHE_MAX: usize = 256;
+
 /// Discovery results per disk. A disk is known by its address and its
 /// `diskseq`, so that a disk that goes away and another that reuses the
 /// address are told apart.
@@ -119,14 +122,26 @@ impl<T: Copy + Send> DiskCache<T> {
             return Some(t);
         }
         let t = discover()?;
-        let _ = e.push((disk as usize, seq, t), GFP_KERNEL);
+        // Entries of disks that went away are never looked up again; keep
+        // the cache bounded by forgetting the oldest (rediscovered if live).
+        let entry = (disk as usize, seq, t);
+        if e.len() >= CACHE_MAX {
+            let s = e.as_mut_slice();
+            s.rotate_left(1);
+            if let Some(last) = s.last_mut() {
+                *last = entry;
+            }
+        } else {
+            let _ = e.push(entry, GFP_KERNEL);
+        }
         Some(t)
     }
 
-    /// Changes the entries of `disk`.
-    pub fn update(&self, disk: *mut bindings::gendisk, f: impl Fn(&mut T)) {
-        for (d, _, t) in self.entries.lock().iter_mut() {
-            if *d == disk as usize {
+    /// Changes the entry of the disk that was at address `disk` with
+    /// sequence number `seq` (the disk need not be live any more).
+    pub fn update(&self, disk: usize, seq: u64, f: impl Fn(&mut T)) {
+        for (d, s, t) in self.entries.lock().iter_mut() {
+            if *d == disk && *s == seq {
                 f(t);
             }
         }

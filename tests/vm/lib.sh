@@ -6,6 +6,8 @@
 #   nvme-small       NVMe namespace 4 (tiny Copy limits: mssrl 8, mcl 64, msrc 3)
 #   nvme-mp          NVMe multipath head node (namespace of a 2nd controller
 #                    in an NVMe subsystem)
+#   nvme-hp          namespace of a 3rd, hot-pluggable controller (QEMU id
+#                    nvme2 on root port rp-hp; 1 MiB per Copy command)
 #   scsi-hd          QEMU scsi-hd on virtio-scsi (no EXTENDED COPY, 3PC=0)
 #   lio-a, lio-b     LIO fileio LUNs on one tcm_loop nexus (512-byte blocks)
 #   lio-4k           LIO fileio LUN on the same nexus (4096-byte blocks)
@@ -17,7 +19,7 @@
 SRC=/host/src
 RUN=/host/run
 NVME_TRACE=$RUN/nvme-trace.log
-ROLES="nvme-a nvme-b nvme-4k nvme-small nvme-mp scsi-hd lio-a lio-b lio-4k"
+ROLES="nvme-a nvme-b nvme-4k nvme-small nvme-mp nvme-hp scsi-hd lio-a lio-b lio-4k"
 LIO_SERIAL_lio_a=b1c0c0de000a
 LIO_SERIAL_lio_b=b1c0c0de000b
 LIO_SERIAL_lio_4k=b1c0c0de0004
@@ -68,6 +70,75 @@ trace_since() { tail -n +"$(($1 + 1))" "$NVME_TRACE" 2>/dev/null; }
 # Kernel log lines that fail a run.
 KERNEL_BAD_RE='WARNING:|BUG:|Oops|Call Trace:|nobody cared|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|general protection fault|Kernel panic|suspected memory leak|refcount_t:|list_(add|del) corruption'
 
+# A QEMU monitor command (QMP JSON), served on the host by scripts/vm.sh
+# through the shared run directory; prints QEMU's replies.
+qmp() {
+  local n=$$.$RANDOM i
+  echo "$1" > "$RUN/qmp/$n.part" && mv "$RUN/qmp/$n.part" "$RUN/qmp/$n.req" || return 1
+  for ((i = 0; i < 150; i++)); do
+    if [[ -e $RUN/qmp/$n.rep ]]; then cat "$RUN/qmp/$n.rep"; rm -f "$RUN/qmp/$n.rep"; return 0; fi
+    sleep 0.2
+  done
+  echo "no answer from the monitor agent" >&2; return 1
+}
+# Run a QMP command; fail the test unless QEMU returned success.
+qmp_ok() {
+  local out
+  out=$(qmp "$1") || fail "qmp $1"
+  grep -q '"return"' <<< "$out" || fail "qmp $1: $out"
+}
+
+# Copies in a loop, in the background, until <stop file> exists or a device
+# node goes away: <len> bytes from <src> at each of the source offsets in
+# turn (different bytes each: a copy that did nothing is caught) to <dst> at
+# <dst off>. One line per copy in <log>: "ok <n> <bytes offloaded>", "BAD <n>"
+# (it reported success, the bytes differ), "error <n> rc=<rc> <message>",
+# "HUNG <n>" (no answer within 120 s). Sets COPIER to the loop's pid.
+# COPY_LOOP_VERIFY=0: copies back to back, bytes not compared.
+# copy_loop <log> <stop file> <src> <dst> <len> <dst off> <src off>...
+copy_loop() {
+  local log=$1 stop=$2 src=$3 dst=$4 len=$5 doff=$6
+  shift 6
+  rm -f "$log" "$stop"
+  (
+    local i=0 so out rc
+    while [[ ! -e $stop && -b $src && -b $dst ]]; do
+      so=${*:$((i % $# + 1)):1}; i=$((i + 1))
+      if out=$(timeout 120 blkcopy copy "$src" "$dst" --src-offset "$so" --dst-offset "$doff" --length "$len" --json 2>&1); then
+        if [[ ${COPY_LOOP_VERIFY:-1} == 0 ]]; then
+          echo "ok $i $(json_field "$out" bytes_offloaded) unverified" >> "$log"
+        elif cmp -s <(read_direct "$src" "$so" "$len") <(read_direct "$dst" "$doff" "$len"); then
+          echo "ok $i $(json_field "$out" bytes_offloaded)" >> "$log"
+        elif [[ -b $src && -b $dst ]] && read_direct "$src" "$so" 512 >/dev/null && read_direct "$dst" "$doff" 512 >/dev/null; then
+          echo "BAD $i" >> "$log"
+        else
+          echo "unverified $i: a device went away" >> "$log"
+        fi
+      else
+        rc=$?
+        echo "error $i rc=$rc ${out//$'\n'/ }" >> "$log"
+        ((rc == 124)) && echo "HUNG $i" >> "$log"
+      fi
+    done
+  ) &
+  COPIER=$!
+}
+# Stop a copy_loop and check what it logged: fail on a hang or wrong bytes.
+copy_loop_end() {  # copy_loop_end <log> <stop file>
+  local i
+  touch "$2"
+  for ((i = 0; i < 1500; i++)); do kill -0 "$COPIER" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$COPIER" 2>/dev/null && fail "copies still running 150 s after the stop: $(tail -n 3 "$1")"
+  wait "$COPIER"
+  grep -q '^HUNG' "$1" && fail "a copy did not return: $(grep -m1 -B1 '^HUNG' "$1" | head -n 1)"
+  grep -q '^BAD' "$1" && fail "a copy reported success with wrong bytes: $(grep -m1 '^BAD' "$1")"
+  true
+}
+# "N ok (N offloaded), N failed" of a copy_loop log.
+copy_loop_summary() {
+  echo "$(grep -c '^ok' "$1") ok ($(awk '$1 == "ok" && $3 > 0' "$1" | wc -l) offloaded), $(grep -c '^error' "$1") failed"
+}
+
 # --- platform setup (run once by guest.sh) ----------------------------
 
 lio_setup() {
@@ -109,6 +180,7 @@ discover_roles() {
       continue
     fi
     serial=$(tr -d ' ' < "$b/device/serial"); nsid=$(cat "$b/nsid")
+    [[ $serial == blkcopy-nvme2 ]] && { ln -sf "/dev/$n" /dev/role/nvme-hp; continue; }
     [[ $serial == blkcopy-nvme0 ]] || continue
     case $nsid in 1) r=nvme-a ;; 2) r=nvme-b ;; 3) r=nvme-4k ;; 4) r=nvme-small ;; *) continue ;; esac
     ln -sf "/dev/$n" "/dev/role/$r"

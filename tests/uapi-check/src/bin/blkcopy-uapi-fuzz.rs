@@ -16,11 +16,16 @@
 //! copies that could be valid stay small, so that the run ends by itself.
 //! Prints the count of each outcome; exits 1 if an outcome is not one the
 //! uAPI documents (Documentation/blkcopy.rst), or if the kernel reported
-//! copying more than it was asked to.
+//! copying more than it was asked to. One call in ten is a well-formed
+//! copy (aligned ranges inside the devices, destinations apart, any flags)
+//! whose result must be success, or EOPNOTSUPP for an offload-only copy
+//! that cannot be offloaded, and whose destination bytes are compared
+//! with the source's.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::FileExt;
 
 use blkcopy_uapi::{Args, Info, Range, BLKCOPY, BLKCOPY_INFO, MAX_RANGES};
 use blkcopy_uapi_check::{errno_name, ioctl};
@@ -78,6 +83,12 @@ fn size_of(path: &str) -> u64 {
         n = f.metadata().map(|m| m.len()).unwrap_or(0);
     }
     n
+}
+
+/// `len` bytes at `a_off` of `a` equal those at `b_off` of `b`.
+fn same(a: &File, a_off: u64, b: &File, b_off: u64, len: u64) -> bool {
+    let (mut x, mut y) = (vec![0u8; len as usize], vec![0u8; len as usize]);
+    a.read_exact_at(&mut x, a_off).is_ok() && b.read_exact_at(&mut y, b_off).is_ok() && x == y
 }
 
 fn main() {
@@ -147,6 +158,42 @@ fn main() {
             *outcomes.entry(("info", errno_name(e))).or_default() += 1;
             if !documented(e) {
                 eprintln!("BLKCOPY_INFO: undocumented errno {e}");
+                bad += 1;
+            }
+            continue;
+        }
+        if rng.chance(10) {
+            // A well-formed copy: the bytes it reports copied must be there.
+            // Source: `keep` 0 or 2 (read-only or read-write SRC); destination:
+            // 4, 5 (write-only, read-write DST) or 6 (the partition), read
+            // back through 5 or 6; sizes 1 and 2 are DST's and PART's.
+            let src_i = [0, 2][rng.below(2) as usize];
+            let (dst_i, back_i, dst_size) = [(4, 5, sizes[1]), (5, 5, sizes[1]), (6, 6, sizes[2])][rng.below(3) as usize];
+            let n = 1 + rng.below(4) as usize;
+            let base = rng.below(dst_size / (64 << 10) - n as u64);
+            for (k, r) in ranges.iter_mut().take(n).enumerate() {
+                let len = 4096 * (1 + rng.below(16));
+                let src_off = rng.below((sizes[0] - len) / 4096) * 4096;
+                *r = Range { src_offset: src_off, dst_offset: (base + k as u64) * (64 << 10), length: len, reserved: 0 };
+            }
+            let mut a = Args {
+                size: std::mem::size_of::<Args>() as u32,
+                flags: rng.below(3) as u32,
+                src_fd: keep[src_i].as_raw_fd(),
+                dst_fd: keep[dst_i].as_raw_fd(),
+                ranges: ranges.as_mut_ptr() as u64,
+                nr_ranges: n as u32,
+                ..Default::default()
+            };
+            let e = ioctl(ctl.as_raw_fd(), BLKCOPY, &mut a as *mut Args as *mut _);
+            *outcomes.entry(("valid", errno_name(e))).or_default() += 1;
+            let wrong = match e {
+                0 => !ranges[..n].iter().all(|r| same(&keep[2], r.src_offset, &keep[back_i], r.dst_offset, r.length)),
+                libc::EOPNOTSUPP => a.flags != 1,
+                _ => true,
+            };
+            if wrong {
+                eprintln!("BLKCOPY: well-formed copy: {} (flags {}), or wrong bytes", errno_name(e), a.flags);
                 bad += 1;
             }
             continue;

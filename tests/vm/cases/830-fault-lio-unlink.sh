@@ -1,0 +1,48 @@
+# LIO LUN unlink mid-XCOPY: copies lio-a -> lio-b run in a loop (offloaded
+# as EXTENDED COPY) when the destination's LUN is unlinked from the
+# tcm_loop target (configfs): tcm_loop removes the initiator's SCSI device.
+# Every copy returns, completed with right bytes or with an error; nothing
+# hangs; no job is left behind. The LUN is linked back (a new SCSI disk,
+# discovered afresh): the bytes around the destination are unchanged, a
+# retried copy is correct, and the next one is offloaded again with no
+# data through the initiator.
+load_scsi_provider
+T=/sys/kernel/config/target
+lun=$T/loopback/naa.50014050b1c0c0d1/tpgt_1/lun/lun_1
+relink() { [[ -e $lun/lio-b ]] || { mkdir -p "$lun" && ln -s "$T/core/fileio_0/lio-b" "$lun/lio-b"; }; }
+trap 'touch /tmp/lu.stop; wait 2>/dev/null; relink; unload_providers' EXIT
+[[ -L $lun/lio-b ]] || fail "lio-b is not linked at $lun"
+a=$(role lio-a) b=$(role lio-b)
+M=$((1 << 20)) L=$((32 << 20)) D=$((256 << 20))
+fill_random "$a" 0 $((2 * L))
+fill_random "$b" $((D - 8 * M)) $((L + 16 * M))
+read_direct "$b" $((D - 8 * M)) $((8 * M)) > /tmp/lu-below
+read_direct "$b" $((D + L)) $((8 * M)) > /tmp/lu-above
+c0=$(scsi_counter commands)
+copy_loop /tmp/lu.log /tmp/lu.stop "$a" "$b" $L $D 0 $L
+for i in $(seq 300); do grep -q '^ok .* [1-9]' /tmp/lu.log 2>/dev/null && break; sleep 0.2; done
+grep -q '^ok .* [1-9]' /tmp/lu.log || fail "no offloaded copy before the unlink: $(cat /tmp/lu.log 2>/dev/null)"
+rm "$lun/lio-b" && rmdir "$lun" || fail "unlinking the LUN"
+for i in $(seq 100); do [[ -b $b ]] || break; sleep 0.1; done
+[[ -b $b ]] && fail "the initiator's disk is still there 10 s after the unlink"
+copy_loop_end /tmp/lu.log /tmp/lu.stop
+note "copies: $(copy_loop_summary /tmp/lu.log); last: $(tail -n 1 /tmp/lu.log)"
+for i in $(seq 50); do [[ $(pool_field jobs_active) == 0 ]] && break; sleep 0.1; done
+[[ $(pool_field jobs_active) == 0 && $(pool_field pages_in_use) == 0 ]] || fail "jobs left: $(cat /sys/kernel/debug/blkcopy/pool)"
+
+relink || fail "linking the LUN back"
+rm -f /dev/role/lio-b /dev/role/lio-b.sg
+for i in $(seq 100); do discover_roles; [[ -b /dev/role/lio-b && -c /dev/role/lio-b.sg ]] && break; sleep 0.1; done
+b=$(role lio-b)
+note "back as $b"
+sg_turs -n 2 "$(role_sg lio-b)" >/dev/null 2>&1   # the unit attention of the new LUN
+cmp -s /tmp/lu-below <(read_direct "$b" $((D - 8 * M)) $((8 * M))) || fail "bytes below the destination changed"
+cmp -s /tmp/lu-above <(read_direct "$b" $((D + L)) $((8 * M))) || fail "bytes above the destination changed"
+blkcopy copy "$a" "$b" --src-offset $L --dst-offset $D --length $L >/dev/null || fail "first copy after the link"
+assert_same "$a" $L "$b" $D $L
+ba=$(io_sectors "$a") bb=$(io_sectors "$b")
+out=$(blkcopy copy "$a" "$b" --src-offset 0 --dst-offset $D --length $L --json) || fail "retry: $out"
+[[ $(json_field "$out" bytes_offloaded) == "$L" ]] || fail "retry not offloaded: $out"
+[[ $(io_sectors "$a") == "$ba" && $(io_sectors "$b") == "$bb" ]] || fail "retry: data crossed the initiator"
+assert_same "$a" 0 "$b" $D $L
+note "EXTENDED COPY commands: $(($(scsi_counter commands) - c0)), other errors: $(scsi_counter other_errors), illegal requests: $(scsi_counter illegal_request)"
