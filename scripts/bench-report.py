@@ -70,7 +70,9 @@ def main():
       "COPY through SG_IO), one command at a time per job; **(d) userspace** = O_DIRECT `pread`/`pwrite` with 1 MiB blocks, as "
       "`dd iflag=direct oflag=direct bs=1M`. MiB/s counts the bytes copied; host MiB = data that crossed the "
       "initiator (block-layer sectors read + written on the device, per MiB copied); CPU = guest CPU busy "
-      "seconds (`/proc/stat`, both vCPUs) per GiB copied; pool = largest fallback buffer use seen (4 KiB pages).\n")
+      "seconds (`/proc/stat`, both vCPUs) per GiB copied; pool = largest fallback buffer use seen (4 KiB pages). "
+      "From 64 MiB up each figure is the median of three measurements (by throughput): those rows are a few "
+      "copies each, and one host-side stall (the host's writeback of QEMU's image files) would decide them.\n")
     w("![Throughput by copy size](Documentation/images/bench.png)\n")
 
     for kind in KINDS:

@@ -27,7 +27,7 @@ run_tests() {
     timeout -k 5 900 bash -c '. tests/vm/lib.sh; . "$1"' _ "$t" > "$RUN/tests/$name.log" 2>&1
     rc=$?
     secs=$(($(date +%s) - start))
-    bad=$(dmesg | tail -n +"$((before + 1))" | grep -E "$KERNEL_BAD_RE" | head -n 5)
+    bad=$(dmesg | tail -n +"$((before + 1))" | awk -f tests/vm/known-kernel-reports.awk | grep -E "$KERNEL_BAD_RE" | head -n 5)
     if [[ -n $bad && $rc -ne 77 ]]; then
       echo "kernel log during test:" >> "$RUN/tests/$name.log"
       echo "$bad" >> "$RUN/tests/$name.log"
