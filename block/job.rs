@@ -79,7 +79,6 @@ pub(crate) struct Waiter {
     /// Something for the driving process to do.
     #[pin]
     event: Completion,
-    finished: AtomicBool,
     status: AtomicI32,
     copied: AtomicU64,
     offloaded: AtomicU64,
@@ -91,7 +90,6 @@ impl Waiter {
             pin_init!(Waiter {
                 done <- Completion::new(),
                 event <- Completion::new(),
-                finished: AtomicBool::new(false),
                 status: AtomicI32::new(0),
                 copied: AtomicU64::new(0),
                 offloaded: AtomicU64::new(0),
@@ -412,7 +410,8 @@ impl CopyJob {
     /// the caller's file references) before returning.
     pub(crate) fn drive(self: &Arc<Self>) {
         let Some(w) = self.driver.clone() else { return };
-        while !w.finished.load(Ordering::Acquire) {
+        // `done` is only waited for below, after the hand-over.
+        while !w.done.is_done() {
             if w.event.wait_killable().is_err() {
                 self.driven.store(false, Ordering::SeqCst);
                 self.cancel();
@@ -824,7 +823,6 @@ impl CopyJob {
                 w.status.store(res.status, Ordering::Release);
                 w.copied.store(res.copied, Ordering::Release);
                 w.offloaded.store(res.offloaded, Ordering::Release);
-                w.finished.store(true, Ordering::Release);
                 w.completion().complete();
             }
             Some(Notify::Callback { f, private }) => {

@@ -50,6 +50,12 @@ impl Completion {
         }
     }
 
+    /// Whether the event was signalled and not yet waited for.
+    pub fn is_done(&self) -> bool {
+        // SAFETY: initialised by `new`.
+        unsafe { bindings::completion_done(self.c.get()) }
+    }
+
     /// Waits for the event, ignoring signals.
     pub fn wait(&self) {
         // SAFETY: initialised by `new`.

@@ -274,3 +274,9 @@ stat_field() {
   echo "${v:-0}"
 }
 pool_field() { grep -o "$1=[0-9]*" /sys/kernel/debug/blkcopy/pool | cut -d= -f2; }
+# Within 5 s no copy job is left and the fallback's buffers are all back.
+assert_pool_drained() {
+  local i
+  for i in $(seq 50); do [[ $(pool_field jobs_active) == 0 ]] && break; sleep 0.1; done
+  [[ $(pool_field jobs_active) == 0 && $(pool_field pages_in_use) == 0 ]] || fail "jobs left: $(cat /sys/kernel/debug/blkcopy/pool)"
+}

@@ -17,8 +17,7 @@ wait "$pid" 2>/dev/null
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 note "killed copy ended after $ms ms"
 ((ms < 3000)) || fail "killed copy took $ms ms to end"
-for i in $(seq 50); do [[ $(pool_field jobs_active) == 0 ]] && break; sleep 0.1; done
-[[ $(pool_field jobs_active) == 0 && $(pool_field pages_in_use) == 0 ]] || fail "job not drained: $(cat /sys/kernel/debug/blkcopy/pool)"
+assert_pool_drained
 fill_random "$s" $((5 << 20)) $((2 << 20))
 blkcopy copy "$s" "$d" --src-offset $((5 << 20)) --dst-offset $((600 << 20)) --length $((2 << 20)) >/dev/null || fail "copy after kill"
 assert_same "$s" $((5 << 20)) "$d" $((600 << 20)) $((2 << 20))

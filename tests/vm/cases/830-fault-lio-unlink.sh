@@ -27,8 +27,7 @@ for i in $(seq 100); do [[ -b $b ]] || break; sleep 0.1; done
 [[ -b $b ]] && fail "the initiator's disk is still there 10 s after the unlink"
 copy_loop_end /tmp/lu.log /tmp/lu.stop
 note "copies: $(copy_loop_summary /tmp/lu.log); last: $(tail -n 1 /tmp/lu.log)"
-for i in $(seq 50); do [[ $(pool_field jobs_active) == 0 ]] && break; sleep 0.1; done
-[[ $(pool_field jobs_active) == 0 && $(pool_field pages_in_use) == 0 ]] || fail "jobs left: $(cat /sys/kernel/debug/blkcopy/pool)"
+assert_pool_drained
 
 relink || fail "linking the LUN back"
 rm -f /dev/role/lio-b /dev/role/lio-b.sg

@@ -41,8 +41,7 @@ copy_loop_end /tmp/hp.log /tmp/hp.stop
 qmp_ok '{"execute":"qom-set","arguments":{"path":"/objects/hp-throttle","property":"limits","value":{}}}'
 note "copies: $(copy_loop_summary /tmp/hp.log); $(grep '^error' /tmp/hp.log | head -n 2 | tr '\n' '|')"
 grep -q '^error' /tmp/hp.log || fail "no copy was in flight at the removal"
-for i in $(seq 50); do [[ $(pool_field jobs_active) == 0 ]] && break; sleep 0.1; done
-[[ $(pool_field jobs_active) == 0 && $(pool_field pages_in_use) == 0 ]] || fail "jobs left: $(cat /sys/kernel/debug/blkcopy/pool)"
+assert_pool_drained
 
 # Back: the same image on a new controller.
 rm -f /dev/role/nvme-hp
