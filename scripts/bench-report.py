@@ -9,6 +9,7 @@ Usage: bench-report.py BENCH.jsonl --accel A --machine M --qemu Q [--png F] [--n
 import argparse
 import datetime
 import json
+import re
 import sys
 
 KINDS = ["nvme", "lio", "scsi-hd"]
@@ -16,6 +17,8 @@ KIND_NAME = {"nvme": "NVMe (QEMU nvme-ns, Copy)", "lio": "LIO tcm_loop LUN (EXTE
              "scsi-hd": "QEMU scsi-hd (no XCOPY)"}
 RAW = {"nvme": "nvme-raw", "lio": "sg-raw"}
 MODES = ["offload", "fallback", "raw", "userspace"]
+# A time-stamped QEMU trace line: "pid@seconds:event cid N ...".
+TRACE_RE = re.compile(r"\d+@([\d.]+):(\S+) cid (\d+)")
 COLOR = {"offload": "tab:blue", "fallback": "tab:orange", "raw": "tab:green", "userspace": "tab:red"}
 
 
@@ -30,8 +33,83 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
+def median(rows, key):
+    """The row whose `key` is the median of `rows` (the lower middle one
+    for an even count)."""
+    rs = sorted(rows, key=lambda r: r[key])
+    return rs[(len(rs) - 1) // 2]
+
+
+def device_time(trace, r):
+    """From QEMU's time-stamped NVMe trace, for the lines a measurement
+    spanned: (Copy commands, seconds with at least one Copy command in the
+    device), or None without stamps."""
+    if "trace_from" not in r:
+        return None
+    start, spans = {}, []
+    for line in trace[r["trace_from"]:r["trace_to"]]:
+        m = TRACE_RE.match(line)
+        if not m:
+            continue
+        t, ev, cid = float(m.group(1)), m.group(2), m.group(3)
+        if ev == "pci_nvme_copy":
+            start[cid] = t
+        elif ev == "pci_nvme_enqueue_req_completion" and cid in start:
+            spans.append((start.pop(cid), t))
+    if not spans:
+        return None
+    busy, end = 0.0, None
+    for s0, s1 in sorted(spans):
+        if end is None or s0 > end:
+            busy += s1 - s0
+            end = s1
+        elif s1 > end:
+            busy += s1 - end
+            end = s1
+    return len(spans), busy
+
+
+def reps_text(reps):
+    """How many repetitions the figures are medians of: "3 (below 64 MiB)
+    and 5 (from 64 MiB)", or one number when all agree."""
+    small = {len(rs) for k, rs in reps.items() if k[1] < 64 << 20}
+    big = {len(rs) for k, rs in reps.items() if k[1] >= 64 << 20}
+    n = lambda s: "/".join(str(x) for x in sorted(s))
+    if not small or not big or small == big:
+        return n(small | big) or "0"
+    return f"{n(small)} (below 64 MiB) and {n(big)} (from 64 MiB)"
+
+
 def fmt(x, nd=2):
     return "–" if x is None else f"{x:.{nd}f}"
+
+
+def device_table(w, copies, trace):
+    """(a) and (c) on NVMe split into the device's time and the rest, from
+    QEMU's trace: both send the same Copy commands, so the device's time is
+    the same work, and the rest is what the copy path adds."""
+    rows = []
+    for (kind, size, jobs, mode), r in sorted(copies.items()):
+        if kind != "nvme" or mode not in ("offload", "raw"):
+            continue
+        d = device_time(trace, r)
+        if d:
+            rows.append(((size, jobs), mode, r["seconds"], d))
+    if not rows:
+        return
+    w("\nTime in the device vs outside it (QEMU's time-stamped trace of the same runs; a Copy command is in the "
+      "device from its submission to its completion entry): **busy** = time with a Copy command in the device, "
+      "**outside** = the rest of the wall time (submission, completion, wake-ups, the next command), per command.\n")
+    w("| size | jobs | commands (a/c) | wall ms (a/c) | device busy ms (a/c) | outside µs per command (a/c) |")
+    w("|---:|---:|---|---|---|---|")
+    by = {}
+    for key, mode, secs, d in rows:
+        by.setdefault(key, {})[mode] = (secs, d)
+    for (size, jobs), m in sorted(by.items()):
+        a, c = m.get("offload"), m.get("raw")
+        cell = lambda f: "/".join(f(x) if x else "–" for x in (a, c))
+        w(f"| {size_name(size)} | {jobs} | {cell(lambda x: str(x[1][0]))} | {cell(lambda x: f'{x[0] * 1e3:.1f}')} "
+          f"| {cell(lambda x: f'{x[1][1] * 1e3:.1f}')} | {cell(lambda x: f'{(x[0] - x[1][1]) / x[1][0] * 1e6:.0f}')} |")
 
 
 def main():
@@ -42,21 +120,32 @@ def main():
     ap.add_argument("--qemu", default="?")
     ap.add_argument("--png")
     ap.add_argument("--notes")
+    ap.add_argument("--trace", help="QEMU's time-stamped NVMe trace of the run")
     a = ap.parse_args()
 
     rows = [json.loads(l) for l in open(a.jsonl) if l.strip()]
-    copies = {}   # (kind, size, jobs, mode) -> row
+    reps = {}     # (kind, size, jobs, mode) -> [row per repetition]
     bs_sweep = {}  # kind -> [(bs, mib/s)]
-    hydr = {}     # (kind, target) -> row
+    hreps = {}    # (kind, target) -> [row per repetition]
     for r in rows:
         if r["mode"] in ("dm-clone", "blkcopy-clone"):
-            hydr[(r["kind"], r["mode"])] = r
+            hreps.setdefault((r["kind"], r["mode"]), []).append(r)
             continue
         if "bs" in r:
             bs_sweep.setdefault(r["kind"], []).append((r["bs"], r["mib_per_s"]))
             continue
         mode = "raw" if r["mode"] in ("nvme-raw", "sg-raw") else r["mode"]
-        copies[(r["kind"], r["size"], r["jobs"], mode)] = r
+        reps.setdefault((r["kind"], r["size"], r["jobs"], mode), []).append(r)
+    # Each figure: the repetition with the median throughput (time, for
+    # hydration), with the largest pool use seen in any repetition.
+    copies = {}   # (kind, size, jobs, mode) -> median row
+    for k, rs in reps.items():
+        m = dict(median(rs, "mib_per_s"))
+        m["pool_max_pages"] = max(r.get("pool_max_pages", 0) for r in rs)
+        m["all_mib_per_s"] = [r["mib_per_s"] for r in rs]
+        copies[k] = m
+    hydr = {k: median(rs, "seconds") for k, rs in hreps.items()}
+    trace = open(a.trace).read().splitlines() if a.trace else []
 
     out = []
     w = out.append
@@ -71,8 +160,9 @@ def main():
       "`dd iflag=direct oflag=direct bs=1M`. MiB/s counts the bytes copied; host MiB = data that crossed the "
       "initiator (block-layer sectors read + written on the device, per MiB copied); CPU = guest CPU busy "
       "seconds (`/proc/stat`, both vCPUs) per GiB copied; pool = largest fallback buffer use seen (4 KiB pages). "
-      "From 64 MiB up each figure is the median of three measurements (by throughput): those rows are a few "
-      "copies each, and one host-side stall (the host's writeback of QEMU's image files) would decide them.\n")
+      f"Each figure is the median (by throughput) of {reps_text(reps)} repetitions, the modes taking turns within "
+      "each repetition: one host-side stall (the host's writeback of QEMU's image files, the device models "
+      "sharing the host's CPUs with the vCPUs) would otherwise decide a figure.\n")
     w("![Throughput by copy size](Documentation/images/bench.png)\n")
 
     for kind in KINDS:
@@ -104,15 +194,19 @@ def main():
                   f"| {fmt(ratio(t['fallback'], t['userspace']))} | {fmt(per_mib(m['offload']))}/{fmt(per_mib(m['fallback']))} "
                   f"| {fmt(cpu(m['offload']))}/{fmt(cpu(m['fallback']))}/{fmt(cpu(m['userspace']))} | {lat} "
                   f"| {m['fallback']['pool_max_pages'] if m['fallback'] else '–'} |")
+        if kind == "nvme" and trace:
+            device_table(w, copies, trace)
         if bs_sweep.get(kind):
             best = max(bs_sweep[kind], key=lambda x: x[1])
             sweep = ", ".join(f"{size_name(b)}: {v:.1f}" for b, v in sorted(bs_sweep[kind]))
             w(f"\nUserspace block size (64 MiB copies, MiB/s): {sweep}, 1 MiB as above; best {size_name(best[0])}.\n")
 
     w("\n## Clone hydration: stock dm-clone vs the blkcopy-clone sample\n")
-    w("1 GiB hydrated, 64 KiB regions, the same source and destination volumes on the same device; dm-clone "
+    hn = "/".join(str(x) for x in sorted({len(rs) for rs in hreps.values()})) or "0"
+    w(f"1 GiB hydrated, 64 KiB regions, the same source and destination volumes on the same device; dm-clone "
       "with 64-region batches and 256 regions in flight, blkcopy-clone with 64-region copies, 4 in flight "
-      "(the same data in flight). (e) = dm-clone time / blkcopy-clone time.\n")
+      "(the same data in flight); each time the median of {hn} hydrations, the two targets taking turns. "
+      "(e) = dm-clone time / blkcopy-clone time.\n")
     w("| device | dm-clone s | blkcopy-clone s | (e) | host MiB (dm-clone / blkcopy-clone) | CPU s (dm-clone / blkcopy-clone) |")
     w("|---|---:|---:|---:|---|---|")
     e = {}

@@ -10,7 +10,7 @@ APT_PACKAGES=(
   linux-source-6.12 qemu-system-x86 qemu-utils
   clang libclang-dev lld llvm
   make gcc flex bison bc libelf-dev libssl-dev dwarves cpio xz-utils kmod
-  busybox-static sg3-utils nvme-cli dmsetup fio fdisk diffutils coreutils socat
+  busybox-static sg3-utils nvme-cli dmsetup fio fdisk diffutils coreutils socat python3
   "$@"
 )
 

@@ -26,6 +26,13 @@ hf=$(echo "$out" | sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.
 pass=$((pass + ${hp:-0})); failed=$((failed + ${hf:-0}))
 if ((rc != 0 && ${hf:-0} == 0)); then echo "$out" | tail -20; bail "host-build"; fi
 
+step "host unit tests (benchmark report)"
+out=$(python3 -m unittest -v scripts/bench_report_test.py 2>&1)
+echo "$out" | sed -nE 's/^(test_[a-z_0-9]+) \(.*\) \.\.\. ok$/PASS host:bench-report:\1/p; s/^(test_[a-z_0-9]+) \(.*\) \.\.\. (FAIL|ERROR)$/FAIL host:bench-report:\1/p'
+pass=$((pass + $(echo "$out" | grep -cE '^test_.* \.\.\. ok$')))
+failed=$((failed + $(echo "$out" | grep -cE '^test_.* \.\.\. (FAIL|ERROR)$')))
+echo "$out" | grep -qE '^OK' || { echo "$out" | tail -20; echo "$out" | grep -qE '^test_' || bail "bench-report-tests"; }
+
 step "userspace tools"
 cargo build --release --workspace -q 2>&1 | tail -20
 [[ -x target/release/blkcopy ]] || bail "tools-build"

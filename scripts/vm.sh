@@ -70,6 +70,12 @@ nvme+=(-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
 
 # QEMU trace events: the device-side record of NVMe Copy commands.
 printf '%s\n' 'pci_nvme_copy*' 'pci_nvme_err_copy*' > "$run/trace-events"
+# Profiling: more events ($BLKCOPY_TRACE_EVENTS, space-separated patterns)
+# and extra QEMU arguments ($BLKCOPY_QEMU_ARGS, e.g. "-msg timestamp=on" to
+# stamp every trace line).
+for e in ${BLKCOPY_TRACE_EVENTS:-}; do echo "$e" >> "$run/trace-events"; done
+# shellcheck disable=SC2206
+extra=(${BLKCOPY_QEMU_ARGS:-})
 
 initrd=$run/initramfs.cpio
 # Extra guest binaries (the project's userspace tools) come from $GUEST_BINS.
@@ -108,7 +114,7 @@ timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
   -drive "file=$run/scsi-hd.img,if=none,id=scsi-hd,format=raw,cache=writeback" \
   -device scsi-hd,drive=scsi-hd,bus=scsi0.0,serial=blkcopy-scsi-hd \
   -trace "events=$run/trace-events,file=$run/nvme-trace.log" \
-  </dev/null 2>&1 | tee "$run/console.log"
+  "${extra[@]}" </dev/null 2>&1 | tee "$run/console.log"
 rc=${PIPESTATUS[0]}
 set -e
 if ((rc == 124 || rc == 137)); then

@@ -71,26 +71,44 @@ settle() {
   for d in "$NVME" "$LIO" "$HD"; do dd if=/dev/null of="$d" count=0 conv=fsync,notrunc status=none; done
 }
 
-# One measurement; from 64 MiB up (few copies, so one host hiccup weighs)
-# the median of three by throughput, the pool maximum over all three.
-bench() {  # kind dev mode size copies jobs [extra args...]
-  local kind=$1 dev=$2 mode=$3 size=$4 copies=$5 jobs=$6 out outs=() rates=() reps=1 r pool=0 best
-  shift 6
-  ((size >= 64 * MIB)) && reps=3
+# One run of one mode, recorded with its repetition number (the report
+# takes the median by throughput of a mode's repetitions). NVMe runs also
+# record where they start and end in QEMU's trace of the device
+# (scripts/vm.sh stamps its lines for the benchmark), so that the report can
+# tell the device's time from the time spent outside it.
+measure() {  # kind dev mode size copies jobs rep
+  local kind=$1 dev=$2 mode=$3 size=$4 copies=$5 jobs=$6 rep=$7 out m0 m1 tr=
+  settle
+  m0=$(trace_mark)
+  out=$(sampled blkcopy-bench "$mode" "$dev" "$dev" --size "$size" --copies "$copies" --jobs "$jobs" \
+        --src-offset 0 --dst-offset "$G" --span "$(( size * copies > G ? G : size * copies ))" 2>/tmp/bench.err) || {
+    note "$kind $mode $size x$copies j$jobs: $(cat /tmp/bench.err)"
+    return 1
+  }
+  m1=$(trace_mark)
+  [[ $kind == nvme ]] && tr="\"trace_from\":$m0,\"trace_to\":$m1,"
+  record "$kind" "\"rep\":$rep,$tr" "$out"
+  echo "$out" | grep -o '"mib_per_s":[0-9.]*' | cut -d: -f2
+}
+
+# Every mode at one size and concurrency, repeated (three times; five
+# from 64 MiB up, where a measurement is a few copies and one host-side
+# stall would decide it), the modes taking turns within each repetition, so
+# that a slow phase of the host (its writeback of QEMU's image files, the
+# device models sharing its two CPUs) falls on all of them alike.
+bench() {  # kind dev size copies jobs modes...
+  local kind=$1 dev=$2 size=$3 copies=$4 jobs=$5 reps=3 r mode
+  shift 5
+  local -A rates=()
+  ((size >= 64 * MIB)) && reps=5
   for ((r = 0; r < reps; r++)); do
-    settle "$dev"
-    out=$(sampled blkcopy-bench "$mode" "$dev" "$dev" --size "$size" --copies "$copies" --jobs "$jobs" \
-          --src-offset 0 --dst-offset "$G" --span "$(( size * copies > G ? G : size * copies ))" "$@" 2>/tmp/bench.err) || {
-      note "$kind $mode $size x$copies j$jobs: $(cat /tmp/bench.err)"
-      return 0
-    }
-    outs+=("$out"); rates+=("$(echo "$out" | grep -o '"mib_per_s":[0-9.]*' | cut -d: -f2) $r")
-    (($(cat /tmp/pool.max) > pool)) && pool=$(cat /tmp/pool.max)
+    for mode in "$@"; do
+      rates[$mode]+="$(measure "$kind" "$dev" "$mode" "$size" "$copies" "$jobs" "$r") "
+    done
   done
-  best=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(( (reps + 1) / 2 ))p" | cut -d' ' -f2)
-  echo "$pool" > /tmp/pool.max
-  record "$kind" "\"runs\":$reps," "${outs[best]}"
-  echo "  $kind $mode size=$size copies=$copies jobs=$jobs: MiB/s $(printf '%s ' "${rates[@]%% *}")-> $(echo "${outs[best]}" | grep -o '"mib_per_s":[0-9.]*')"
+  for mode in "$@"; do
+    echo "  $kind $mode size=$size copies=$copies jobs=$jobs: MiB/s ${rates[$mode]}"
+  done
 }
 
 # copies per measurement: enough for a steady figure, within the 1 GiB area.
@@ -111,9 +129,8 @@ for kind in nvme lio scsi-hd; do
       # 16 concurrent 1 GiB copies would need 16 GiB per device: not run.
       [[ $size == "$G" && $jobs == 16 ]] && continue
       c=$(copies_for "$size" "$jobs")
-      for mode in offload fallback $raw userspace; do
-        bench "$kind" "$dev" "$mode" "$size" "$c" "$jobs"
-      done
+      # shellcheck disable=SC2086
+      bench "$kind" "$dev" "$size" "$c" "$jobs" offload fallback $raw userspace
     done
   done
   # userspace block sizes, to report the best one besides 1 MiB.
@@ -130,8 +147,8 @@ done
 HS=$((1024 * 2048)) R=128
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 status_field() { dmsetup status "$1" | awk -v f="$2" '{print $f}'; }
-hydrate() {  # kind target-name table hydrated-field
-  local kind=$1 name=$2 table=$3 field=$4 cpu0 cpu1 io0 io1 t0 t1 h total
+hydrate() {  # kind target-name table hydrated-field rep
+  local kind=$1 name=$2 table=$3 field=$4 rep=$5 cpu0 cpu1 io0 io1 t0 t1 h total
   settle "$DEV"
   cpu0=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat)
   io0=$(io_sectors "$DEV")
@@ -148,7 +165,7 @@ hydrate() {  # kind target-name table hydrated-field
   local secs hz=100  # /proc/stat counts in USER_HZ
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
   read -r r0 w0 <<< "$io0"; read -r r1 w1 <<< "$io1"
-  echo "{\"kind\":\"$kind\",\"mode\":\"$name\",\"size\":$((HS * 512)),\"copies\":1,\"jobs\":1,\"seconds\":$secs,\"mib_per_s\":$(awk -v s="$secs" -v b=$((HS * 512)) 'BEGIN {printf "%.3f", b / s / 1048576}'),\"cpu_busy_s\":$(awk -v a="$cpu0" -v b="$cpu1" -v hz=$hz 'BEGIN {printf "%.3f", (b - a) / hz}'),\"host_read_bytes\":$(( (r1 - r0) * 512 )),\"host_written_bytes\":$(( (w1 - w0) * 512 )),\"status\":\"$(dmsetup status "$name" | tr -d '"')\"}" >> "$OUT"
+  echo "{\"kind\":\"$kind\",\"mode\":\"$name\",\"rep\":$rep,\"size\":$((HS * 512)),\"copies\":1,\"jobs\":1,\"seconds\":$secs,\"mib_per_s\":$(awk -v s="$secs" -v b=$((HS * 512)) 'BEGIN {printf "%.3f", b / s / 1048576}'),\"cpu_busy_s\":$(awk -v a="$cpu0" -v b="$cpu1" -v hz=$hz 'BEGIN {printf "%.3f", (b - a) / hz}'),\"host_read_bytes\":$(( (r1 - r0) * 512 )),\"host_written_bytes\":$(( (w1 - w0) * 512 )),\"status\":\"$(dmsetup status "$name" | tr -d '"')\"}" >> "$OUT"
   echo "  $kind $name: $secs s"
   dmsetup remove "$name"
 }
@@ -160,9 +177,12 @@ for kind in nvme lio scsi-hd; do
   dmsetup create bh-srcl --table "0 $HS blkcopy-linear $DEV 0"
   # dm-clone's metadata: 16 MiB of nvme-b, zeroed (a fresh format).
   dmsetup create bh-meta --table "0 32768 linear $(role nvme-b) 0"
-  dd if=/dev/zero of=/dev/mapper/bh-meta bs=1M count=16 oflag=direct status=none
-  hydrate "$kind" dm-clone "0 $HS clone /dev/mapper/bh-meta /dev/mapper/bh-dst /dev/mapper/bh-src $R 0 4 hydration_threshold 256 hydration_batch_size 64" 7
-  hydrate "$kind" blkcopy-clone "0 $HS blkcopy-clone /dev/mapper/bh-srcl /dev/mapper/bh-dst $R" 5
+  # Three turns each, alternating (the report takes the median time).
+  for r in 0 1 2; do
+    dd if=/dev/zero of=/dev/mapper/bh-meta bs=1M count=16 oflag=direct status=none
+    hydrate "$kind" dm-clone "0 $HS clone /dev/mapper/bh-meta /dev/mapper/bh-dst /dev/mapper/bh-src $R 0 4 hydration_threshold 256 hydration_batch_size 64" 7 $r
+    hydrate "$kind" blkcopy-clone "0 $HS blkcopy-clone /dev/mapper/bh-srcl /dev/mapper/bh-dst $R" 5 $r
+  done
   assert_same /dev/mapper/bh-src 0 /dev/mapper/bh-dst 0 $((HS * 512))
   dmsetup remove bh-meta; dmsetup remove bh-srcl; dmsetup remove bh-dst; dmsetup remove bh-src
 done

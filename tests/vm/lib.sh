@@ -65,7 +65,9 @@ io_sectors() { awk '{print $3, $7}' "$(sysblk "$1")/stat"; }
 
 # QEMU's NVMe copy trace: mark the current end, then read what came after.
 trace_mark() { if [[ -f $NVME_TRACE ]]; then wc -l < "$NVME_TRACE"; else echo 0; fi; }
-trace_since() { tail -n +"$(($1 + 1))" "$NVME_TRACE" 2>/dev/null; }
+# (without the "pid@seconds:" stamps QEMU puts on each line under
+# "-msg timestamp=on", which the benchmark uses)
+trace_since() { tail -n +"$(($1 + 1))" "$NVME_TRACE" 2>/dev/null | sed -E 's/^[0-9]+@[0-9.]+://'; }
 
 # Kernel log lines that fail a run.
 KERNEL_BAD_RE='WARNING:|BUG:|Oops|Call Trace:|nobody cared|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|general protection fault|Kernel panic|suspected memory leak|refcount_t:|list_(add|del) corruption'

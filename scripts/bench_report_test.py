@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Host tests of the benchmark report (scripts/bench-report.py): which
+repetition a figure comes from, and the device's time read from QEMU's
+time-stamped trace. Run by scripts/test.sh."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("bench_report", os.path.join(HERE, "bench-report.py"))
+br = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(br)
+
+
+def stamp(t, text):
+    return f"4242@{t:.6f}:{text}"
+
+
+class Median(unittest.TestCase):
+    def test_odd_count_takes_the_middle(self):
+        rows = [{"v": 5, "i": 0}, {"v": 1, "i": 1}, {"v": 3, "i": 2}, {"v": 9, "i": 3}, {"v": 4, "i": 4}]
+        self.assertEqual(br.median(rows, "v")["i"], 4)
+
+    def test_even_count_takes_the_lower_middle(self):
+        self.assertEqual(br.median([{"v": 2}, {"v": 8}], "v")["v"], 2)
+
+    def test_one_row(self):
+        self.assertEqual(br.median([{"v": 7}], "v")["v"], 7)
+
+
+class DeviceTime(unittest.TestCase):
+    TRACE = [
+        stamp(10.0, "pci_nvme_enqueue_req_completion cid 1 cqid 1 dw0 0x0 dw1 0x0 status 0x0"),  # before
+        stamp(10.5, "pci_nvme_copy cid 7 nsid 1 nr 4 format 0x0"),
+        stamp(10.5001, "pci_nvme_copy_source_range slba 0x0 nlb 16384"),
+        stamp(10.6, "pci_nvme_copy cid 8 nsid 1 nr 4 format 0x0"),         # overlaps cid 7
+        stamp(10.7, "pci_nvme_enqueue_req_completion cid 7 cqid 1 dw0 0x0 dw1 0x0 status 0x0"),
+        stamp(10.8, "pci_nvme_enqueue_req_completion cid 8 cqid 1 dw0 0x0 dw1 0x0 status 0x0"),
+        stamp(11.0, "pci_nvme_enqueue_req_completion cid 3 cqid 1 dw0 0x0 dw1 0x0 status 0x0"),  # a read
+        stamp(11.2, "pci_nvme_copy cid 7 nsid 1 nr 1 format 0x0"),         # cid reused
+        stamp(11.3, "pci_nvme_enqueue_req_completion cid 7 cqid 2 dw0 0x0 dw1 0x0 status 0x0"),
+        stamp(12.0, "pci_nvme_copy cid 9 nsid 1 nr 1 format 0x0"),         # after the range
+    ]
+
+    def test_union_of_copy_commands_in_the_range(self):
+        n, busy = br.device_time(self.TRACE, {"trace_from": 1, "trace_to": 9})
+        self.assertEqual(n, 3)
+        self.assertAlmostEqual(busy, 0.3 + 0.1, places=6)
+
+    def test_without_stamps_or_marks(self):
+        self.assertIsNone(br.device_time(self.TRACE, {}))
+        plain = [l.split(":", 1)[1] for l in self.TRACE]
+        self.assertIsNone(br.device_time(plain, {"trace_from": 0, "trace_to": len(plain)}))
+
+
+class Report(unittest.TestCase):
+    def row(self, mode, rep, mib, pool=0, **extra):
+        r = {"kind": "nvme", "mode": mode, "rep": rep, "size": 64 << 20, "copies": 4, "jobs": 1,
+             "seconds": 256 / mib, "mib_per_s": mib, "cpu_busy_s": 0.1, "host_read_bytes": 0,
+             "host_written_bytes": 0, "lat_p50_us": 1000.0, "pool_max_pages": pool}
+        r.update(extra)
+        return r
+
+    def test_medians_and_pool_maximum(self):
+        rows = [self.row("offload", 0, 3000.0), self.row("nvme-raw", 0, 4000.0),
+                self.row("offload", 1, 1000.0), self.row("nvme-raw", 1, 5000.0),
+                self.row("offload", 2, 2000.0), self.row("nvme-raw", 2, 4500.0),
+                self.row("fallback", 0, 500.0, pool=1024), self.row("fallback", 1, 600.0, pool=7),
+                self.row("fallback", 2, 700.0, pool=9)]
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            f.write("".join(json.dumps(r) + "\n" for r in rows))
+        try:
+            out = subprocess.run([sys.executable, os.path.join(HERE, "bench-report.py"), f.name],
+                                 check=True, capture_output=True, text=True).stdout
+        finally:
+            os.unlink(f.name)
+        line = next(l for l in out.splitlines() if l.startswith("| 64 MiB | 1 |"))
+        cells = [c.strip() for c in line.split("|")]
+        # (a) 2000 (median of 3000, 1000, 2000), (b) 600, (c) 4500; a/c 0.44, a/b 3.33.
+        self.assertEqual(cells[3:6], ["2000.0", "600.0", "4500.0"])
+        self.assertEqual(cells[7:9], ["0.44", "3.33"])
+        self.assertEqual(cells[-2], "1024")
+        self.assertIn("median (by throughput) of 3 repetitions", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
