@@ -74,10 +74,14 @@ def reps_text(reps):
     and 5 (from 64 MiB)", or one number when all agree."""
     small = {len(rs) for k, rs in reps.items() if k[1] < 64 << 20}
     big = {len(rs) for k, rs in reps.items() if k[1] >= 64 << 20}
-    n = lambda s: "/".join(str(x) for x in sorted(s))
     if not small or not big or small == big:
-        return n(small | big) or "0"
-    return f"{n(small)} (below 64 MiB) and {n(big)} (from 64 MiB)"
+        return counts_text(small | big)
+    return f"{counts_text(small)} (below 64 MiB) and {counts_text(big)} (from 64 MiB)"
+
+
+def counts_text(counts):
+    """A set of repetition counts as "3" or "3/5" ("0" when empty)."""
+    return "/".join(str(x) for x in sorted(counts)) or "0"
 
 
 def fmt(x, nd=2):
@@ -142,7 +146,6 @@ def main():
     for k, rs in reps.items():
         m = dict(median(rs, "mib_per_s"))
         m["pool_max_pages"] = max(r.get("pool_max_pages", 0) for r in rs)
-        m["all_mib_per_s"] = [r["mib_per_s"] for r in rs]
         copies[k] = m
     hydr = {k: median(rs, "seconds") for k, rs in hreps.items()}
     trace = open(a.trace).read().splitlines() if a.trace else []
@@ -202,7 +205,7 @@ def main():
             w(f"\nUserspace block size (64 MiB copies, MiB/s): {sweep}, 1 MiB as above; best {size_name(best[0])}.\n")
 
     w("\n## Clone hydration: stock dm-clone vs the blkcopy-clone sample\n")
-    hn = "/".join(str(x) for x in sorted({len(rs) for rs in hreps.values()})) or "0"
+    hn = counts_text({len(rs) for rs in hreps.values()})
     w(f"1 GiB hydrated, 64 KiB regions, the same source and destination volumes on the same device; dm-clone "
       "with 64-region batches and 256 regions in flight, blkcopy-clone with 64-region copies, 4 in flight "
       "(the same data in flight); each time the median of {hn} hydrations, the two targets taking turns. "
