@@ -208,7 +208,7 @@ def main():
     hn = counts_text({len(rs) for rs in hreps.values()})
     w(f"1 GiB hydrated, 64 KiB regions, the same source and destination volumes on the same device; dm-clone "
       "with 64-region batches and 256 regions in flight, blkcopy-clone with 64-region copies, 4 in flight "
-      "(the same data in flight); each time the median of {hn} hydrations, the two targets taking turns. "
+      f"(the same data in flight); each time the median of {hn} hydrations, the two targets taking turns. "
       "(e) = dm-clone time / blkcopy-clone time.\n")
     w("| device | dm-clone s | blkcopy-clone s | (e) | host MiB (dm-clone / blkcopy-clone) | CPU s (dm-clone / blkcopy-clone) |")
     w("|---|---:|---:|---:|---|---|")

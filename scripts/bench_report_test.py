@@ -87,6 +87,22 @@ class Report(unittest.TestCase):
         self.assertEqual(cells[-2], "1024")
         self.assertIn("median (by throughput) of 3 repetitions", out)
 
+    def test_hydration_median(self):
+        rows = [{"kind": "nvme", "mode": m, "rep": i, "size": 1 << 30, "copies": 1, "jobs": 1, "seconds": t,
+                 "mib_per_s": 1024 / t, "cpu_busy_s": 1.0, "host_read_bytes": 0, "host_written_bytes": 0}
+                for i, (m, t) in enumerate([("dm-clone", 4.0), ("blkcopy-clone", 1.0), ("dm-clone", 1.5),
+                                            ("blkcopy-clone", 0.5), ("dm-clone", 3.0), ("blkcopy-clone", 0.6)])]
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            f.write("".join(json.dumps(r) + "\n" for r in rows))
+        try:
+            out = subprocess.run([sys.executable, os.path.join(HERE, "bench-report.py"), f.name],
+                                 check=True, capture_output=True, text=True).stdout
+        finally:
+            os.unlink(f.name)
+        self.assertIn("the median of 3 hydrations", out)
+        # dm-clone 3.0 s, blkcopy-clone 0.6 s: e = 5.00.
+        self.assertIn("| nvme | 3.00 | 0.60 | 5.00 |", out)
+
 
 if __name__ == "__main__":
     unittest.main()
