@@ -133,7 +133,7 @@ impl kernel::Module for BlkCopyModule {
 
         let mut dir = debugfs::Dir::new(c_str!("blkcopy"));
         dir.add::<stats::StatsFile>(c_str!("stats"), module)?;
-        dir.add::<stats::PoolFile>(c_str!("pool"), module)?;
+        dir.add_writable::<stats::PoolFile>(c_str!("pool"), module)?;
         let control = KBox::pin_init(
             miscdev::Registration::new(c_str!("blkcopy"), ControlDevice, module),
             GFP_KERNEL,

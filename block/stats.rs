@@ -13,7 +13,7 @@ use kernel::sync::Mutex;
 
 use crate::job::CopyResult;
 use crate::kernel_ext::block::Bdev;
-use crate::kernel_ext::debugfs::{Show, Text};
+use crate::kernel_ext::debugfs::{Show, Store, Text};
 use crate::route::Reason;
 
 /// Pages the fallback may hold for all jobs together (beyond the one
@@ -161,7 +161,23 @@ impl Show for StatsFile {
 }
 
 /// debugfs `blkcopy/pool`: the fallback's buffer pool and job counts.
+/// Writing `0` starts the peak afresh from the pages in use now, so that
+/// a measurement reads the peak of its own copies.
 pub(crate) struct PoolFile;
+
+impl Store for PoolFile {
+    fn store(input: &[u8]) -> Result {
+        let cmd = input.strip_suffix(b"\n").unwrap_or(input);
+        if cmd != b"0" {
+            return Err(EINVAL);
+        }
+        // A reservation between the two steps raises the peak itself (it
+        // is at least what is in use after it).
+        POOL_PEAK.store(0, Ordering::Release);
+        note_peak(POOL_IN_USE.load(Ordering::Acquire));
+        Ok(())
+    }
+}
 
 impl Show for PoolFile {
     fn show(out: &mut Text) -> core::fmt::Result {

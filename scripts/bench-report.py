@@ -162,9 +162,10 @@ def main():
       "COPY through SG_IO), one command at a time per job; **(d) userspace** = O_DIRECT `pread`/`pwrite` with 1 MiB blocks, as "
       "`dd iflag=direct oflag=direct bs=1M`. MiB/s counts the bytes copied; host MiB = data that crossed the "
       "initiator (block-layer sectors read + written on the device, per MiB copied); CPU = guest CPU busy "
-      "seconds (`/proc/stat`, both vCPUs) per GiB copied; pool = largest fallback buffer use seen (4 KiB pages). "
+      "seconds (`/proc/stat`, both vCPUs) per GiB copied; pool = peak fallback buffer use (4 KiB pages; the module's "
+      "own counter, restarted before each run). "
       f"Each figure is the median (by throughput) of {reps_text(reps)} repetitions, the modes taking turns within "
-      "each repetition: one host-side stall (the host's writeback of QEMU's image files, the device models "
+      "each repetition in an order that rotates from one repetition to the next: one host-side stall (the host's writeback of QEMU's image files, the device models "
       "sharing the host's CPUs with the vCPUs) would otherwise decide a figure.\n")
     w("![Throughput by copy size](Documentation/images/bench.png)\n")
 
@@ -208,7 +209,7 @@ def main():
     hn = counts_text({len(rs) for rs in hreps.values()})
     w(f"1 GiB hydrated, 64 KiB regions, the same source and destination volumes on the same device; dm-clone "
       "with 64-region batches and 256 regions in flight, blkcopy-clone with 64-region copies, 4 in flight "
-      f"(the same data in flight); each time the median of {hn} hydrations, the two targets taking turns. "
+      f"(the same data in flight); each time the median of {hn} hydrations, the two targets taking turns (and turns going first). "
       "(e) = dm-clone time / blkcopy-clone time.\n")
     w("| device | dm-clone s | blkcopy-clone s | (e) | host MiB (dm-clone / blkcopy-clone) | CPU s (dm-clone / blkcopy-clone) |")
     w("|---|---:|---:|---:|---|---|")

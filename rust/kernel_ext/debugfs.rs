@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Read-only debugfs files whose text is generated at read time.
+//! debugfs files whose text is generated at read time, optionally taking a
+//! short command on write (such as resetting a peak counter).
 
 use core::fmt;
 use core::ptr::null_mut;
@@ -8,6 +9,7 @@ use core::ptr::null_mut;
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::error::{code::*, Result};
 use kernel::str::CStr;
+use kernel::uaccess::UserSlice;
 use kernel::ThisModule;
 
 use super::bindings;
@@ -26,6 +28,16 @@ pub trait Show: 'static {
     /// Writes the file's contents.
     fn show(out: &mut Text) -> fmt::Result;
 }
+
+/// What a writable debugfs file does with what is written to it.
+pub trait Store: Show {
+    /// Acts on one write's bytes (at most [`STORE_MAX`], not
+    /// NUL-terminated); an error is the write's result.
+    fn store(input: &[u8]) -> Result;
+}
+
+/// Most bytes one write to a [`Store`] file may carry (more: `EINVAL`).
+pub const STORE_MAX: usize = 64;
 
 /// A debugfs directory (removed with everything in it on drop).
 pub struct Dir {
@@ -51,20 +63,34 @@ impl Dir {
 
     /// Adds a read-only file showing `T`.
     pub fn add<T: Show>(&mut self, name: &'static CStr, module: &'static ThisModule) -> Result {
-        let fops = KBox::new(
-            bindings::file_operations {
-                owner: module.as_ptr(),
-                read: Some(read::<T>),
-                llseek: Some(bindings::default_llseek),
-                ..Default::default()
-            },
-            GFP_KERNEL,
-        )?;
+        let fops = bindings::file_operations {
+            owner: module.as_ptr(),
+            read: Some(read::<T>),
+            llseek: Some(bindings::default_llseek),
+            ..Default::default()
+        };
+        self.create(name, 0o444, fops)
+    }
+
+    /// Adds a file showing `T` that root may also write to ([`Store`]).
+    pub fn add_writable<T: Store>(&mut self, name: &'static CStr, module: &'static ThisModule) -> Result {
+        let fops = bindings::file_operations {
+            owner: module.as_ptr(),
+            read: Some(read::<T>),
+            write: Some(write::<T>),
+            llseek: Some(bindings::default_llseek),
+            ..Default::default()
+        };
+        self.create(name, 0o644, fops)
+    }
+
+    fn create(&mut self, name: &'static CStr, mode: u16, fops: bindings::file_operations) -> Result {
+        let fops = KBox::new(fops, GFP_KERNEL)?;
         // SAFETY: `name` is static; `fops` stays alive (owned by `self`)
         // until `drop` removes the file, and debugfs' proxy keeps readers
-        // from running after removal.
+        // and writers from running after removal.
         unsafe {
-            bindings::debugfs_create_file(name.as_char_ptr(), 0o444, self.dentry, null_mut(), &*fops);
+            bindings::debugfs_create_file(name.as_char_ptr(), mode, self.dentry, null_mut(), &*fops);
         }
         self.fops.push(fops, GFP_KERNEL).map_err(|_| ENOMEM)
     }
@@ -97,5 +123,24 @@ unsafe extern "C" fn read<T: Show>(
             text.0.as_ptr() as *const core::ffi::c_void,
             text.0.len(),
         )
+    }
+}
+
+unsafe extern "C" fn write<T: Store>(
+    _file: *mut bindings::file,
+    buf: *const kernel::ffi::c_char,
+    count: usize,
+    _ppos: *mut bindings::loff_t,
+) -> isize {
+    let mut input = [0u8; STORE_MAX];
+    let Some(input) = input.get_mut(..count) else { return EINVAL.to_errno() as isize };
+    // `buf` is a user pointer of `count` bytes, from the VFS write path; the
+    // reader checks it like any user access.
+    if let Err(e) = UserSlice::new(buf as usize, count).reader().read_slice(input) {
+        return e.to_errno() as isize;
+    }
+    match T::store(input) {
+        Ok(()) => count as isize,
+        Err(e) => e.to_errno() as isize,
     }
 }

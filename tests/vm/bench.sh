@@ -46,21 +46,15 @@ for d in "$NVME" "$LIO" "$HD"; do
   dd if=/dev/zero of="$d" bs=1M seek=1024 count=1024 oflag=direct status=none || fail "prefill $d"
 done
 
-# The largest fallback pool use while a command runs (debugfs blkcopy/pool),
-# left in /tmp/pool.max (the command runs in a command substitution).
-sampled() {
-  local f=/tmp/pool.max
-  echo 0 > $f
-  ( m=0; while :; do p=$(pool_field pages_in_use); ((p > m)) && { m=$p; echo "$m" > $f; }; sleep 0.02; done ) &
-  local spid=$!
-  "$@"
-  local rc=$?
-  kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
-  return $rc
-}
+# The fallback pool's peak during a command: debugfs blkcopy/pool's
+# pages_peak, started afresh before it. (A sampler polling the pool while
+# the command runs would take guest CPU, and under TCG the host CPUs the
+# emulated devices copy with: it slowed their copies by a third.)
+POOL=/sys/kernel/debug/blkcopy/pool
+peak_reset() { echo 0 > "$POOL" || fail "reset $POOL"; }
 
 record() {  # kind extra-json tool-json
-  echo "{\"kind\":\"$1\",$2\"pool_max_pages\":$(cat /tmp/pool.max 2>/dev/null || echo 0),${3#\{}" >> "$OUT"
+  echo "{\"kind\":\"$1\",$2\"pool_max_pages\":$(pool_field pages_peak),${3#\{}" >> "$OUT"
 }
 
 # Flush the devices' volatile caches before a measurement: QEMU writes its
@@ -80,7 +74,8 @@ measure() {  # kind dev mode size copies jobs rep
   local kind=$1 dev=$2 mode=$3 size=$4 copies=$5 jobs=$6 rep=$7 out m0 m1 tr=
   settle
   m0=$(trace_mark)
-  out=$(sampled blkcopy-bench "$mode" "$dev" "$dev" --size "$size" --copies "$copies" --jobs "$jobs" \
+  peak_reset
+  out=$(blkcopy-bench "$mode" "$dev" "$dev" --size "$size" --copies "$copies" --jobs "$jobs" \
         --src-offset 0 --dst-offset "$G" --span "$(( size * copies > G ? G : size * copies ))" 2>/tmp/bench.err) || {
     note "$kind $mode $size x$copies j$jobs: $(cat /tmp/bench.err)"
     return 1
@@ -95,14 +90,18 @@ measure() {  # kind dev mode size copies jobs rep
 # from 64 MiB up, where a measurement is a few copies and one host-side
 # stall would decide it), the modes taking turns within each repetition, so
 # that a slow phase of the host (its writeback of QEMU's image files, the
-# device models sharing its two CPUs) falls on all of them alike.
+# device models sharing its two CPUs) falls on all of them alike. The
+# order rotates from one repetition to the next: the first run after a
+# change of size or device was measured slower, whichever mode it was.
 bench() {  # kind dev size copies jobs modes...
-  local kind=$1 dev=$2 size=$3 copies=$4 jobs=$5 reps=3 r mode
+  local kind=$1 dev=$2 size=$3 copies=$4 jobs=$5 reps=3 r i mode
   shift 5
+  local -a modes=("$@")
   local -A rates=()
   ((size >= 64 * MIB)) && reps=5
   for ((r = 0; r < reps; r++)); do
-    for mode in "$@"; do
+    for ((i = 0; i < ${#modes[@]}; i++)); do
+      mode=${modes[(i + r) % ${#modes[@]}]}
       rates[$mode]+="$(measure "$kind" "$dev" "$mode" "$size" "$copies" "$jobs" "$r") "
     done
   done
@@ -136,6 +135,7 @@ for kind in nvme lio scsi-hd; do
   # userspace block sizes, to report the best one besides 1 MiB.
   for bs in 65536 4194304 16777216; do
     settle "$dev"
+    peak_reset
     out=$(blkcopy-bench userspace "$dev" "$dev" --size $((64 * MIB)) --copies 4 --src-offset 0 --dst-offset "$G" --bs $bs) &&
       record "$kind" "\"bs\":$bs," "$out"
   done
@@ -146,19 +146,16 @@ done
 # regions in flight; blkcopy-clone: 64 regions per copy, 4 copies). --------
 HS=$((1024 * 2048)) R=128
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
-status_field() { dmsetup status "$1" | awk -v f="$2" '{print $f}'; }
 hydrate() {  # kind target-name table hydrated-field rep
-  local kind=$1 name=$2 table=$3 field=$4 rep=$5 cpu0 cpu1 io0 io1 t0 t1 h total
+  local kind=$1 name=$2 table=$3 field=$4 rep=$5 cpu0 cpu1 io0 io1 t0 t1
   settle "$DEV"
   cpu0=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat)
   io0=$(io_sectors "$DEV")
   t0=$(uptime_s)
   dmsetup create "$name" --table "$table" || { note "dmsetup create $name failed"; return 0; }
-  while :; do
-    h=$(status_field "$name" "$field")
-    [[ ${h%/*} == "${h#*/}" ]] && break
-    sleep 0.05
-  done
+  # (asks the kernel every 10 ms without starting processes: a dmsetup
+  # loop would compete with the hydration for the CPUs)
+  blkcopy-bench wait-hydrated "$name" "$field" --timeout 600 || { note "$name did not hydrate"; dmsetup remove "$name"; return 0; }
   t1=$(uptime_s)
   cpu1=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat)
   io1=$(io_sectors "$DEV")
@@ -177,11 +174,17 @@ for kind in nvme lio scsi-hd; do
   dmsetup create bh-srcl --table "0 $HS blkcopy-linear $DEV 0"
   # dm-clone's metadata: 16 MiB of nvme-b, zeroed (a fresh format).
   dmsetup create bh-meta --table "0 32768 linear $(role nvme-b) 0"
-  # Three turns each, alternating (the report takes the median time).
+  # Three turns each, alternating, the first of a turn alternating too
+  # (the report takes the median time).
   for r in 0 1 2; do
-    dd if=/dev/zero of=/dev/mapper/bh-meta bs=1M count=16 oflag=direct status=none
-    hydrate "$kind" dm-clone "0 $HS clone /dev/mapper/bh-meta /dev/mapper/bh-dst /dev/mapper/bh-src $R 0 4 hydration_threshold 256 hydration_batch_size 64" 7 $r
-    hydrate "$kind" blkcopy-clone "0 $HS blkcopy-clone /dev/mapper/bh-srcl /dev/mapper/bh-dst $R" 5 $r
+    for t in $( ((r % 2)) && echo "blkcopy-clone dm-clone" || echo "dm-clone blkcopy-clone"); do
+      if [[ $t == dm-clone ]]; then
+        dd if=/dev/zero of=/dev/mapper/bh-meta bs=1M count=16 oflag=direct status=none
+        hydrate "$kind" dm-clone "0 $HS clone /dev/mapper/bh-meta /dev/mapper/bh-dst /dev/mapper/bh-src $R 0 4 hydration_threshold 256 hydration_batch_size 64" 7 $r
+      else
+        hydrate "$kind" blkcopy-clone "0 $HS blkcopy-clone /dev/mapper/bh-srcl /dev/mapper/bh-dst $R" 5 $r
+      fi
+    done
   done
   assert_same /dev/mapper/bh-src 0 /dev/mapper/bh-dst 0 $((HS * 512))
   dmsetup remove bh-meta; dmsetup remove bh-srcl; dmsetup remove bh-dst; dmsetup remove bh-src

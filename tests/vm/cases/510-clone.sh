@@ -62,9 +62,15 @@ read_direct "$src" 0 $((64 << 20)) > /tmp/expect
 dd if=/tmp/w4k of=/tmp/expect bs=4k seek=$((10 * 16 + 2)) conv=notrunc status=none
 dd if=/tmp/w64k of=/tmp/expect bs=64k seek=20 conv=notrunc status=none
 cmp -s <(read_direct "$c" 0 $((64 << 20))) /tmp/expect || fail "clone != source with writes (before hydration)"
+# The benchmark's waiter (blkcopy-bench wait-hydrated, DM_TABLE_STATUS)
+# does not return while regions are left.
+out=$(blkcopy-bench wait-hydrated cl 5 --timeout 1 2>&1) && fail "wait-hydrated returned at $(dmsetup status cl)"
+[[ $out == *"not hydrated after 1 s"*"2/1024"* ]] || fail "wait-hydrated: $out"
 # Background hydration: offloaded, no data through the host.
 io0=$(io_sectors "$a"); mark=$(trace_mark)
 dmsetup message cl 0 enable_hydration || fail "enable_hydration"
+blkcopy-bench wait-hydrated cl 5 --timeout 120 || fail "wait-hydrated: $(dmsetup status cl)"
+[[ $(hydrated cl) == 1024 ]] || fail "wait-hydrated returned at $(dmsetup status cl)"
 wait_hydrated cl 120
 io1=$(io_sectors "$a")
 note "hydration: $(trace_copies "$mark") NVMe Copy commands; host I/O on nvme-a: '$io0' -> '$io1'; status: $(dmsetup status cl)"

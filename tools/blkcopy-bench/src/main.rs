@@ -21,6 +21,14 @@
 //! - `sg-raw`: EXTENDED COPY (LID1) commands straight from userspace
 //!   (SG_IO), split as the SCSI provider splits them.
 //!
+//! `blkcopy-bench wait-hydrated NAME FIELD [--timeout SECS]` waits until
+//! field FIELD of the device-mapper device NAME's status, numbered as
+//! `dmsetup status` prints it (start, length and target type first), reads
+//! `n/n` (every region hydrated). It asks the kernel every 10 ms through
+//! the DM_TABLE_STATUS ioctl: a shell loop of `dmsetup status` would start
+//! processes all along the hydration it measures, and under TCG take the
+//! CPUs the emulated device copies with.
+//!
 //! `--copies` copies of `--size` bytes (default 1) run on `--jobs` threads
 //! (default 1); copy *i* is at offset `(i * size) % span` from each base
 //! offset (`--span` defaults to `copies * size`). Measured: wall time,
@@ -41,7 +49,8 @@ use blkcopy_logic::scsi;
 use blkcopy_uapi::{Control, Range, FLAG_NO_OFFLOAD};
 
 const USAGE: &str = "usage: blkcopy-bench offload|fallback|userspace|nvme-raw|sg-raw SRC DST --size N
-                     [--copies N] [--jobs N] [--src-offset N] [--dst-offset N] [--span N] [--bs N]";
+                     [--copies N] [--jobs N] [--src-offset N] [--dst-offset N] [--span N] [--bs N]
+       blkcopy-bench wait-hydrated NAME FIELD [--timeout SECS]";
 
 struct Fail(String);
 
@@ -518,9 +527,104 @@ fn run(args: &[String]) -> Result<(), Fail> {
     Ok(())
 }
 
+/// `struct dm_ioctl` (include/uapi/linux/dm-ioctl.h), followed by the
+/// data area.
+#[repr(C)]
+struct DmIoctl {
+    version: [u32; 3],
+    data_size: u32,
+    data_start: u32,
+    target_count: u32,
+    open_count: i32,
+    flags: u32,
+    event_nr: u32,
+    padding: u32,
+    dev: u64,
+    name: [u8; 128],
+    uuid: [u8; 129],
+    data: [u8; 7],
+}
+
+/// Header of each target's status in the data area (`struct dm_target_spec`).
+const DM_TARGET_SPEC_SIZE: usize = 40;
+const DM_BUFFER_FULL_FLAG: u32 = 1 << 8;
+/// `DM_TABLE_STATUS`: `_IOWR(0xfd, 12, struct dm_ioctl)`.
+const DM_TABLE_STATUS: u64 = (3 << 30) | ((std::mem::size_of::<DmIoctl>() as u64) << 16) | (0xfd << 8) | 12;
+
+/// The status line of device-mapper device `name`'s first target, as
+/// `dmsetup status` prints it after start, length and target type.
+fn dm_status(ctl: RawFd, name: &str) -> Result<String, Fail> {
+    const BUF: usize = 16384;
+    #[repr(C, align(8))]
+    struct Buf([u8; BUF]);
+    let mut buf = Box::new(Buf([0; BUF]));
+    let hdr = std::mem::size_of::<DmIoctl>();
+    if name.len() >= 128 {
+        return Err(Fail(format!("{name}: name too long")));
+    }
+    {
+        // SAFETY: `buf` is 8-aligned and larger than `DmIoctl`, which is
+        // plain integers and byte arrays (valid for all-zero bytes).
+        let io = unsafe { &mut *(buf.0.as_mut_ptr() as *mut DmIoctl) };
+        io.version = [4, 0, 0];
+        io.data_size = BUF as u32;
+        io.data_start = hdr as u32;
+        io.name[..name.len()].copy_from_slice(name.as_bytes());
+    }
+    // SAFETY: DM_TABLE_STATUS reads and writes at most `data_size` bytes of
+    // `buf`.
+    if unsafe { libc::ioctl(ctl, DM_TABLE_STATUS as _, buf.0.as_mut_ptr()) } != 0 {
+        return Err(Fail(format!("{name}: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: as above; the kernel filled the header in.
+    let (start, flags, targets) = unsafe {
+        let io = &*(buf.0.as_ptr() as *const DmIoctl);
+        (io.data_start as usize, io.flags, io.target_count)
+    };
+    if flags & DM_BUFFER_FULL_FLAG != 0 || targets == 0 {
+        return Err(Fail(format!("{name}: no status")));
+    }
+    let text = buf.0.get(start + DM_TARGET_SPEC_SIZE..).unwrap_or(&[]);
+    let end = text.iter().position(|&c| c == 0).unwrap_or(text.len());
+    Ok(String::from_utf8_lossy(&text[..end]).into_owned())
+}
+
+fn wait_hydrated(args: &[String]) -> Result<(), Fail> {
+    let (mut pos, mut timeout) = (Vec::new(), 600u64);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--timeout" => timeout = parse_size(it.next().ok_or_else(|| Fail("--timeout needs a value".into()))?)?,
+            s if s.starts_with('-') => return Err(Fail(format!("unknown option {s}\n{USAGE}"))),
+            _ => pos.push(a.clone()),
+        }
+    }
+    let [name, field] = pos.as_slice() else { return Err(Fail(USAGE.into())) };
+    let field: usize = field.parse().map_err(|_| Fail(format!("bad field {field}")))?;
+    if field < 4 {
+        return Err(Fail("FIELD counts start, length and target type: 4 or more".into()));
+    }
+    let ctl = File::open("/dev/mapper/control").map_err(|e| Fail(format!("/dev/mapper/control: {e}")))?;
+    let t0 = Instant::now();
+    loop {
+        let status = dm_status(ctl.as_raw_fd(), name)?;
+        let v = status.split_whitespace().nth(field - 4).unwrap_or("");
+        match v.split_once('/') {
+            Some((a, b)) if a == b => return Ok(()),
+            Some(_) => {}
+            None => return Err(Fail(format!("{name}: field {field} of \"{status}\" is not n/m"))),
+        }
+        if t0.elapsed().as_secs() >= timeout {
+            return Err(Fail(format!("{name}: not hydrated after {timeout} s: {status}")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let r = if args.first().map(String::as_str) == Some("wait-hydrated") { wait_hydrated(&args[1..]) } else { run(&args) };
+    match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail(m)) => {
             eprintln!("blkcopy-bench: {}", m.lines().next().unwrap_or(""));
