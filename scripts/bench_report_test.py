@@ -17,6 +17,17 @@ br = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(br)
 
 
+def report(rows):
+    """The report bench-report.py prints for measurement rows `rows`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    try:
+        return subprocess.run([sys.executable, os.path.join(HERE, "bench-report.py"), f.name],
+                              check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(f.name)
+
+
 def stamp(t, text):
     return f"4242@{t:.6f}:{text}"
 
@@ -72,13 +83,7 @@ class Report(unittest.TestCase):
                 self.row("offload", 2, 2000.0), self.row("nvme-raw", 2, 4500.0),
                 self.row("fallback", 0, 500.0, pool=1024), self.row("fallback", 1, 600.0, pool=7),
                 self.row("fallback", 2, 700.0, pool=9)]
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-            f.write("".join(json.dumps(r) + "\n" for r in rows))
-        try:
-            out = subprocess.run([sys.executable, os.path.join(HERE, "bench-report.py"), f.name],
-                                 check=True, capture_output=True, text=True).stdout
-        finally:
-            os.unlink(f.name)
+        out = report(rows)
         line = next(l for l in out.splitlines() if l.startswith("| 64 MiB | 1 |"))
         cells = [c.strip() for c in line.split("|")]
         # (a) 2000 (median of 3000, 1000, 2000), (b) 600, (c) 4500; a/c 0.44, a/b 3.33.
@@ -92,13 +97,7 @@ class Report(unittest.TestCase):
                  "mib_per_s": 1024 / t, "cpu_busy_s": 1.0, "host_read_bytes": 0, "host_written_bytes": 0}
                 for i, (m, t) in enumerate([("dm-clone", 4.0), ("blkcopy-clone", 1.0), ("dm-clone", 1.5),
                                             ("blkcopy-clone", 0.5), ("dm-clone", 3.0), ("blkcopy-clone", 0.6)])]
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-            f.write("".join(json.dumps(r) + "\n" for r in rows))
-        try:
-            out = subprocess.run([sys.executable, os.path.join(HERE, "bench-report.py"), f.name],
-                                 check=True, capture_output=True, text=True).stdout
-        finally:
-            os.unlink(f.name)
+        out = report(rows)
         self.assertIn("the median of 3 hydrations", out)
         # dm-clone 3.0 s, blkcopy-clone 0.6 s: e = 5.00.
         self.assertIn("| nvme | 3.00 | 0.60 | 5.00 |", out)

@@ -275,10 +275,13 @@ stat_field() {
   v=$(grep "^dev=$mm " /sys/kernel/debug/blkcopy/stats | grep -o " $2=[0-9]*" | cut -d= -f2)
   echo "${v:-0}"
 }
-pool_field() { grep -o "$1=[0-9]*" /sys/kernel/debug/blkcopy/pool | cut -d= -f2; }
+POOL=/sys/kernel/debug/blkcopy/pool
+pool_field() { grep -o "$1=[0-9]*" "$POOL" | cut -d= -f2; }
+# Restarts the pool's pages_peak from what is in use now.
+pool_peak_reset() { echo 0 > "$POOL" || fail "reset $POOL"; }
 # Within 5 s no copy job is left and the fallback's buffers are all back.
 assert_pool_drained() {
   local i
   for i in $(seq 50); do [[ $(pool_field jobs_active) == 0 ]] && break; sleep 0.1; done
-  [[ $(pool_field jobs_active) == 0 && $(pool_field pages_in_use) == 0 ]] || fail "jobs left: $(cat /sys/kernel/debug/blkcopy/pool)"
+  [[ $(pool_field jobs_active) == 0 && $(pool_field pages_in_use) == 0 ]] || fail "jobs left: $(cat "$POOL")"
 }

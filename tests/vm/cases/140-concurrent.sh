@@ -21,5 +21,5 @@ for i in $(seq 0 15); do
     assert_same "$s2" $((128 * 1048576 + i * 2097152)) "$d2" $((256 * 1048576 + i * 2097152)) $((2 << 20))
   fi
 done
-[[ $(pool_field jobs_active) == 0 ]] || fail "jobs still active: $(cat /sys/kernel/debug/blkcopy/pool)"
-[[ $(pool_field pages_in_use) == 0 ]] || fail "buffers not returned: $(cat /sys/kernel/debug/blkcopy/pool)"
+[[ $(pool_field jobs_active) == 0 ]] || fail "jobs still active: $(cat "$POOL")"
+[[ $(pool_field pages_in_use) == 0 ]] || fail "buffers not returned: $(cat "$POOL")"

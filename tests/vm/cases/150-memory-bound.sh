@@ -7,8 +7,7 @@
 # peak afresh (from what is in use: nothing here); other input is refused.
 load_blkcopy
 s=$(role nvme-a) d=$(role nvme-b)
-POOL=/sys/kernel/debug/blkcopy/pool
-echo 0 > $POOL || fail "reset the peak"
+pool_peak_reset
 [[ $(pool_field pages_peak) == 0 ]] || fail "peak after reset: $(cat $POOL)"
 for bad in 1 x 00 '0 '; do
   ! printf '%s' "$bad" > $POOL 2>/dev/null || fail "pool accepted '$bad'"
@@ -29,4 +28,5 @@ note "pool peak $peak pages ($((peak * 4)) KiB), MemFree before $free_before KiB
 ((peak > 0 && peak <= 1024)) || fail "pool peak $peak pages, want 1..1024"
 (( (free_before - min_free) < 16384 )) || fail "free memory dropped by $(( (free_before - min_free) / 1024 )) MiB"
 assert_same "$s" 0 "$d" $((1 << 30)) $((1 << 30))
-echo 0 > $POOL && [[ $(pool_field pages_peak) == 0 ]] || fail "peak after the copy and a reset: $(cat $POOL)"
+pool_peak_reset
+[[ $(pool_field pages_peak) == 0 ]] || fail "peak after the copy and a reset: $(cat $POOL)"
