@@ -15,9 +15,9 @@
 load_blkcopy
 s=$(role nvme-a) d=$(role nvme-b)
 pool_peak_reset
-[[ $(pool_field pages_peak) == 0 ]] || fail "peak after reset: $(cat $POOL)"
+[[ $(pool_field pages_peak) == 0 ]] || fail "peak after reset: $(cat "$POOL")"
 for bad in 1 x 00 '0 '; do
-  ! printf '%s' "$bad" > $POOL 2>/dev/null || fail "pool accepted '$bad'"
+  ! printf '%s' "$bad" > "$POOL" 2>/dev/null || fail "pool accepted '$bad'"
 done
 kasan=0
 grep -q ' kasan_quarantine_put$' /proc/kallsyms && kasan=1
@@ -29,8 +29,7 @@ pid=$!
 drop=0 slab_growth=0
 while kill -0 "$pid" 2>/dev/null; do
   read -r f u < <(mem)
-  g=$(( u > slab_before ? u - slab_before : 0 ))
-  ((kasan)) || g=0
+  g=$(( kasan && u > slab_before ? u - slab_before : 0 ))
   (( free_before - f - g > drop )) && drop=$(( free_before - f - g )) slab_growth=$g
   sleep 0.2
 done
@@ -42,4 +41,4 @@ note "pool peak $peak pages ($((peak * 4)) KiB), MemFree before $free_before KiB
 ((drop < 16384)) || fail "free memory dropped by $((drop / 1024)) MiB"
 assert_same "$s" 0 "$d" $((1 << 30)) $((1 << 30))
 pool_peak_reset
-[[ $(pool_field pages_peak) == 0 ]] || fail "peak after the copy and a reset: $(cat $POOL)"
+[[ $(pool_field pages_peak) == 0 ]] || fail "peak after the copy and a reset: $(cat "$POOL")"
