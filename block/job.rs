@@ -23,7 +23,7 @@
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
-use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::new_mutex;
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
@@ -173,6 +173,55 @@ pub(crate) enum IoKind {
     FbWrite { slot: u8, loff: u64, len: u32 },
 }
 
+/// Routing state of a job: halves waiting to be routed
+/// (`route::submit_half`), linked by their context's `node` (free until the
+/// half ends), and whether a routing pass of the job is running. A stacking
+/// layer that resubmits a piece from its `map_half` queues it for the pass
+/// further up the stack, so that routing never recurses (each level would
+/// add its frames to the stack).
+#[pin_data]
+struct Routing {
+    queue: Opaque<bindings::llist_head>,
+    active: AtomicBool,
+    /// The source ranges of the device command being built (a job's
+    /// passes are serialised; kept off the stack).
+    #[pin]
+    cmd_ranges: Mutex<KBox<[bindings::blkcopy_src_range; route::MAX_CMD_RANGES]>>,
+    /// Mappings stacking layers keep in force for the offload attempt.
+    #[pin]
+    holds: Mutex<KVec<Hold>>,
+}
+
+/// Halves taken off a job's routing queue, oldest first.
+pub(crate) struct QueuedHalves(*mut bindings::llist_node);
+
+impl Iterator for QueuedHalves {
+    type Item = JobBio;
+
+    fn next(&mut self) -> Option<JobBio> {
+        let n = self.0;
+        if n.is_null() {
+            return None;
+        }
+        // SAFETY: `n` is the node (the first field) of the context of a
+        // queued half this list owns; `next` is read before handing it on.
+        unsafe {
+            self.0 = (*n).next;
+            Some(JobBio::from_ctx(n as *mut BioCtx))
+        }
+    }
+}
+
+impl Drop for QueuedHalves {
+    fn drop(&mut self) {
+        // Halves never routed fall back (their job accounts them as ended).
+        for mut b in self.by_ref() {
+            b.ctx_mut().reason = Reason::Unpaired;
+            b.end(bindings::BLKCOPY_STS_NOTSUPP);
+        }
+    }
+}
+
 /// Per-bio context (the bio set's front pad).
 #[repr(C)]
 pub(crate) struct BioCtx {
@@ -211,10 +260,12 @@ struct State {
     /// The fallback's work list and buffers have been set up.
     planned: bool,
     status: i32,
-    /// Logical bytes the device copied.
-    offloaded: ExtentSet<64>,
+    /// Logical bytes the device copied. (The sets are boxed: 3 KiB
+    /// together, they would make every move of the state a large stack
+    /// frame.)
+    offloaded: KBox<ExtentSet<64>>,
     /// Logical bytes copied (offloaded or by the fallback).
-    copied: ExtentSet<128>,
+    copied: KBox<ExtentSet<128>>,
     /// Fallback work: uncopied logical extents, and the cursor in them.
     todo: KVec<(u64, u64)>,
     todo_idx: usize,
@@ -257,9 +308,8 @@ pub(crate) struct CopyJob {
     driven: AtomicBool,
     #[pin]
     notify: Mutex<Option<Notify>>,
-    /// Mappings stacking layers keep in force for the offload attempt.
     #[pin]
-    holds: Mutex<KVec<Hold>>,
+    routing: Routing,
     #[pin]
     work: Work<CopyJob>,
 }
@@ -328,8 +378,8 @@ impl CopyJob {
             phase: Phase::Start,
             planned: false,
             status: 0,
-            offloaded: ExtentSet::new(),
-            copied: ExtentSet::new(),
+            offloaded: KBox::new_uninit(GFP_KERNEL)?.write(ExtentSet::new()),
+            copied: KBox::new_uninit(GFP_KERNEL)?.write(ExtentSet::new()),
             todo: KVec::new(),
             todo_idx: 0,
             todo_pos: 0,
@@ -339,6 +389,15 @@ impl CopyJob {
             reasons: [0; Reason::COUNT],
             read_failed: false,
         };
+        let cmd_ranges = KBox::new_uninit(GFP_KERNEL)?.write(
+            core::array::from_fn(|_| bindings::blkcopy_src_range::default()),
+        );
+        let routing = pin_init!(Routing {
+            queue: Opaque::new(bindings::llist_head { first: core::ptr::null_mut() }),
+            active: AtomicBool::new(false),
+            cmd_ranges <- new_mutex!(cmd_ranges),
+            holds <- new_mutex!(KVec::new()),
+        });
         let job = Arc::pin_init(
             pin_init!(CopyJob {
                 src,
@@ -356,19 +415,17 @@ impl CopyJob {
                 driver,
                 driven: AtomicBool::new(inline),
                 notify <- new_mutex!(Some(notify)),
-                holds <- new_mutex!(KVec::new()),
+                routing <- routing,
                 work <- new_work!("CopyJob::work"),
             }),
             GFP_KERNEL,
         )?;
         stats::job_started();
-        if inline {
-            // The caller only waits: the first step (routing the halves,
-            // which usually end at once, and issuing the device commands)
-            // runs in its context (see `drive` for the next ones).
-            job.step();
-        } else {
-            // Callbacks must never run before `start` returns.
+        // A job with a waiting process is stepped by `drive`, first step
+        // included: not from here, whose frame holds the job's state while
+        // it is built (stacking layers and the device driver below need
+        // the stack). Callbacks must never run before `start` returns.
+        if !inline {
             job.kick();
         }
         Ok(job)
@@ -410,6 +467,9 @@ impl CopyJob {
     /// the caller's file references) before returning.
     pub(crate) fn drive(self: &Arc<Self>) {
         let Some(w) = self.driver.clone() else { return };
+        // The first step (routing the halves, which usually end at once,
+        // and issuing the device commands) runs in the caller's context.
+        self.step();
         // `done` is only waited for below, after the hand-over.
         while !w.done.is_done() {
             if w.event.wait_killable().is_err() {
@@ -670,6 +730,56 @@ impl CopyJob {
         self.tokens.lock()[pair as usize].record(off, len, disk, pos).is_ok()
     }
 
+    /// Queues a half of this job for routing. True when the caller is to
+    /// run the routing pass ([`CopyJob::take_queued_halves`] until empty,
+    /// then [`CopyJob::end_routing`]); false when a pass is running.
+    pub(crate) fn queue_half(&self, bio: JobBio) -> bool {
+        let raw = bio.into_raw();
+        // SAFETY: a live bio of the job's set, handed to the queue; its
+        // context's node links nothing until the half has ended.
+        unsafe {
+            let ctx = JobBio::ctx_of(raw);
+            bindings::blkcopy_llist_add(core::ptr::addr_of_mut!((*ctx).node), self.routing.queue.get());
+        }
+        !self.routing.active.swap(true, Ordering::SeqCst)
+    }
+
+    /// The queued halves, oldest first (the pass's owner only).
+    pub(crate) fn take_queued_halves(&self) -> QueuedHalves {
+        // SAFETY: a valid llist head; its nodes are contexts of queued
+        // halves, which now belong to the returned list.
+        let mut n = unsafe { bindings::blkcopy_llist_del_all(self.routing.queue.get()) };
+        let mut oldest_first = core::ptr::null_mut();
+        while !n.is_null() {
+            // SAFETY: `n` is a node taken off the queue above.
+            unsafe {
+                let next = (*n).next;
+                (*n).next = oldest_first;
+                oldest_first = n;
+                n = next;
+            }
+        }
+        QueuedHalves(oldest_first)
+    }
+
+    /// Whether halves wait in the routing queue.
+    pub(crate) fn halves_queued(&self) -> bool {
+        // SAFETY: a valid llist head.
+        !unsafe { bindings::blkcopy_llist_empty(self.routing.queue.get()) }
+    }
+
+    /// Ends a routing pass. True when halves were queued after the last
+    /// take and the caller owns a new pass to route them.
+    pub(crate) fn end_routing(&self) -> bool {
+        self.routing.active.store(false, Ordering::SeqCst);
+        self.halves_queued() && !self.routing.active.swap(true, Ordering::SeqCst)
+    }
+
+    /// The buffer for a device command's source ranges.
+    pub(crate) fn cmd_ranges(&self) -> kernel::sync::lock::Guard<'_, KBox<[bindings::blkcopy_src_range; route::MAX_CMD_RANGES]>, kernel::sync::lock::mutex::MutexBackend> {
+        self.routing.cmd_ranges.lock()
+    }
+
     /// The recorded sources of a write-half piece.
     pub(crate) fn with_sources<R>(&self, pair: u32, f: impl FnOnce(&Sources<TOKEN_EXTENTS>) -> R) -> R {
         f(&self.tokens.lock()[pair as usize])
@@ -792,12 +902,12 @@ impl CopyJob {
     /// Records a stacking layer's hold on its mapping; released once the
     /// offload attempt is over.
     pub(crate) fn hold(&self, release: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) -> Result {
-        self.holds.lock().push(Hold { release, arg }, GFP_KERNEL)?;
+        self.routing.holds.lock().push(Hold { release, arg }, GFP_KERNEL)?;
         Ok(())
     }
 
     fn release_holds(&self) {
-        let holds = core::mem::replace(&mut *self.holds.lock(), KVec::new());
+        let holds = core::mem::replace(&mut *self.routing.holds.lock(), KVec::new());
         for h in holds.iter() {
             // SAFETY: the layer's release callback with its argument,
             // called once, in process context.

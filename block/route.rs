@@ -232,6 +232,8 @@ fn through_layers(mut bio: JobBio) -> Stacked {
         }
         let disk = bio.bdev().disk();
         let layers = *reg.stacking.lock();
+        let job = bio.ctx().job.clone();
+        let queued_before = job.halves_queued();
         let mut remapped = false;
         for l in layers.iter().flatten() {
             // SAFETY: registered ops are valid while registered, and the
@@ -265,13 +267,47 @@ fn through_layers(mut bio: JobBio) -> Stacked {
         if !remapped {
             return Stacked::Bottom(bio);
         }
+        // The layer carved a front piece off and queued it: the rest goes
+        // after it, so that the pieces reach the device in order. (Every
+        // such requeue follows a split, which shortens the half: routing
+        // ends.)
+        if !queued_before && job.halves_queued() {
+            // Inside the routing pass (`route_half`): only queues.
+            let _ = job.queue_half(bio);
+            return Stacked::Taken;
+        }
     }
     end_notsupp(bio, Reason::Unpaired);
     Stacked::Taken
 }
 
-/// Sends a copy half (or a piece of one) down the stack.
+/// Sends a copy half (or a piece of one) down the stack. A stacking layer
+/// resubmitting a piece from its `map_half` only queues it: the pass
+/// further up the stack routes it once the layer returned, so routing
+/// never recurses, however deep the stack or however many pieces.
 pub(crate) fn submit_half(bio: JobBio) {
+    let job = bio.ctx().job.clone();
+    if !job.queue_half(bio) {
+        return;
+    }
+    loop {
+        loop {
+            let mut halves = job.take_queued_halves().peekable();
+            if halves.peek().is_none() {
+                break;
+            }
+            for b in halves {
+                route_half(b);
+            }
+        }
+        if !job.end_routing() {
+            break;
+        }
+    }
+}
+
+/// Routes one half: through the stacking layers to the provider below.
+fn route_half(bio: JobBio) {
     // At the bottom the half is on a whole disk: `through_layers` remapped
     // partitions at every level.
     let bio = match through_layers(bio) {
@@ -325,8 +361,7 @@ fn pair_write(
         let left = u64::from(cur.size());
         // The next command: as many paired segments as the limits allow,
         // all from one source disk; or the unpaired run at its start.
-        let mut srcs: [bindings::blkcopy_src_range; MAX_CMD_RANGES] =
-            core::array::from_fn(|_| bindings::blkcopy_src_range::default());
+        let mut srcs = job.cmd_ranges();
         let (mut n, mut len, mut src_disk, mut unpaired) = (0usize, 0u64, 0u64, false);
         job.with_sources(pair, |sources| {
             for s in sources.pair(pos, left.min(max_bytes)) {
@@ -396,4 +431,4 @@ fn pair_write(
 }
 
 /// Most source ranges the core puts in one provider command.
-const MAX_CMD_RANGES: usize = 128;
+pub(crate) const MAX_CMD_RANGES: usize = 128;

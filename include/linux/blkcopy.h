@@ -191,7 +191,12 @@ void blkcopy_unregister_stacking(const struct blkcopy_stacking_ops *ops);
 struct bio *blkcopy_split_half(struct bio *half, unsigned int bytes);
 /* Re-address a copy half to @bdev at @sector. */
 void blkcopy_remap_half(struct bio *half, struct block_device *bdev, sector_t sector);
-/* Route a copy half down the stack (the core owns it again). */
+/*
+ * Route a copy half down the stack (the core owns it again). Called from
+ * map_half(), the half is queued and routed once map_half() has returned
+ * (routing never recurses: each stacking level would add its frames to
+ * the submitter's stack).
+ */
 void blkcopy_submit_half(struct bio *half);
 /*
  * Keep the mapping a layer just applied to @half in force: @release(@arg)
