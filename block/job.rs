@@ -350,6 +350,21 @@ impl CopyJob {
         let mut pairs: KVec<Pair> = KVec::new();
         let mut members = 0usize;
         let mut lstart = 0u64;
+        // MUTATION (Documentation/testing.rst, never in a real build): the
+        // last range is copied one 4 KiB block longer than asked.
+        #[cfg(blkcopy_mutation = "dst_overrun")]
+        let longer = {
+            let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
+            for r in ranges {
+                v.push(*r, GFP_KERNEL)?;
+            }
+            if let Some(r) = v.last_mut() {
+                r.len += 4096;
+            }
+            v
+        };
+        #[cfg(blkcopy_mutation = "dst_overrun")]
+        let ranges: &[CopyRange] = &longer;
         for r in ranges {
             for p in crate::split::pieces(*r, HALF_MAX, 512) {
                 let joins = match pairs.last() {
@@ -575,6 +590,16 @@ impl CopyJob {
                     }
                     st.slots[slot as usize].busy = false;
                 } else {
+                    // MUTATION (Documentation/testing.rst, never in a real
+                    // build): the second chunk is read and never written.
+                    #[cfg(blkcopy_mutation = "fallback_skip_chunk")]
+                    if loff == FB_CHUNK as u64 {
+                        let _ = st.copied.insert(loff, u64::from(len));
+                        st.emulated += u64::from(len);
+                        st.slots[slot as usize].busy = false;
+                        drop(bio);
+                        return;
+                    }
                     // Reuse the slot's pages for the write.
                     drop(bio);
                     if let Err(e) = self.submit_fb(st, slot, loff, len, true) {

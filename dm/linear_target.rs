@@ -235,6 +235,10 @@ unsafe extern "C" fn map_half(disk: *mut bindings::gendisk, half: *mut bindings:
     }
     let left = (l.begin + l.len - sector) << 9;
     let target = l.start + (sector - l.begin);
+    // MUTATION (Documentation/testing.rst, never in a real build): copy
+    // halves are remapped one 4 KiB block further than the table says.
+    #[cfg(blkcopy_mutation = "linear_off_by_one_block")]
+    let target = target + 8;
     if size > left {
         // The half reaches past this line: route the part the line maps
         // on, and let the core map the rest (the next line, or nothing).

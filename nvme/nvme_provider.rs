@@ -188,8 +188,18 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     INFLIGHT.fetch_add(1, Ordering::AcqRel);
     // SAFETY: `ns` is live; `desc_ptr` stays allocated (owned by the
     // command) until `done` runs; `ctx` is handed to `done` once.
+    #[cfg(not(blkcopy_mutation = "nvme_no_issue"))]
     let ret = unsafe {
         bindings::blkcopy_nvme_copy(ns.as_ptr(), sector >> shift, nvme::cdw12(ranges.len()), desc_ptr, desc_len, Some(done), ctx)
+    };
+    // MUTATION (Documentation/testing.rst, never in a real build): the
+    // command is reported done without being issued.
+    #[cfg(blkcopy_mutation = "nvme_no_issue")]
+    let ret = {
+        let _ = (ns, desc_ptr, desc_len, sector, shift);
+        // SAFETY: `ctx` is handed to `done` once, as the device would.
+        unsafe { done(ctx, 0, 0) };
+        0
     };
     if ret != 0 {
         // SAFETY: not issued: `done` will not run, the command is ours.
