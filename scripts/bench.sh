@@ -15,9 +15,8 @@ record=0; [[ ${1:-} == --record ]] && record=1
 scripts/setup-host.sh python3 python3-matplotlib
 kdir=$(scripts/build-kernel.sh)
 make -s KDIR="$kdir" modules
-cargo build --release -q -p blkcopy -p blkcopy-bench
-export GUEST_BINS="$REPO_ROOT/target/release/blkcopy $REPO_ROOT/target/release/blkcopy-bench"
-run=$CACHE_DIR/run-bench
+build_guest_tools
+run=$(run_dir bench)
 rm -rf "$run"; mkdir -p "$run"
 log "benchmark VM (TCG unless KVM is usable; 8 GiB: the LIO LUN lives in guest memory)"
 # QEMU's NVMe trace with time stamps and command completions: the report

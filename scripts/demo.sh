@@ -7,8 +7,7 @@ cd "$REPO_ROOT"
 scripts/setup-host.sh
 kdir=$(scripts/build-kernel.sh)
 make -s KDIR="$kdir" modules
-cargo build --release -q -p blkcopy
-export GUEST_BINS="$REPO_ROOT/target/release/blkcopy"
-run=$CACHE_DIR/run-demo
+build_guest_tools
+run=$(run_dir demo)
 rm -rf "$run"; mkdir -p "$run"
 scripts/vm.sh "$kdir" "$run" demo | sed -n '/== blkcopy demo/,/^BLKCOPY-GUEST-EXIT/p' | grep -v '^BLKCOPY-GUEST-EXIT'

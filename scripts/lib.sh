@@ -30,10 +30,32 @@ export RUSTUP_TOOLCHAIN=$KRUST_TOOLCHAIN
 # Version of the kernel source package (the tarball's contents follow it).
 kernel_pkg_version() { dpkg-query -W -f='${Version}' linux-source-6.12; }
 
-# The cache key: kernel package version + fragment + toolchain pins.
+# The cache key: kernel package version, fragments, the build script, and
+# the versions the compilers report (rustc, bindgen, and GCC or clang/lld).
 kernel_build_key() {
-  { kernel_pkg_version; echo "$KRUST_TOOLCHAIN $BINDGEN_VERSION"; cat "${KERNEL_FRAGMENTS[@]}"
+  { kernel_pkg_version; echo "$KRUST_TOOLCHAIN $BINDGEN_VERSION"
+    rustc --version 2>&1; "$BINDGEN" --version 2>&1
+    if [[ $BLKCOPY_KERNEL == debug ]]; then clang --version 2>&1 | head -n 1; ld.lld --version 2>&1
+    else gcc --version 2>&1 | head -n 1; fi
+    cat "${KERNEL_FRAGMENTS[@]}" "$REPO_ROOT/scripts/build-kernel.sh"
     [[ $BLKCOPY_KERNEL == test ]] || echo "variant $BLKCOPY_KERNEL ${KMAKE_FLAGS[*]}"; } |
     sha256sum | cut -c1-16
 }
+# The run directory of this checkout (two checkouts never share one).
+run_dir() { echo "$CACHE_DIR/run-$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-8)-$1"; }
 kernel_build_dir() { echo "$CACHE_DIR/kernel-$(kernel_pkg_version)-$(kernel_build_key)"; }
+
+# The project's userspace tools the guest runs (tests/vm, the demo and the
+# benchmark), built fresh from this tree: a failed build is fatal, so a
+# stale binary from an earlier target/ never runs.
+GUEST_TOOLS=(blkcopy blkcopy-bench blkcopy-uapi-check blkcopy-uapi-fuzz blkcopy-uapi-security blkcopy-bytes blkcopy-kmsg)
+build_guest_tools() {
+  local t
+  (cd "$REPO_ROOT" && cargo build --release --workspace -q) || { log "cargo build of the userspace tools failed"; return 1; }
+  GUEST_BINS=
+  for t in "${GUEST_TOOLS[@]}"; do
+    [[ -x $REPO_ROOT/target/release/$t ]] || { log "target/release/$t was not built"; return 1; }
+    GUEST_BINS+=" $REPO_ROOT/target/release/$t"
+  done
+  export GUEST_BINS
+}

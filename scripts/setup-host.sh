@@ -7,10 +7,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 APT_PACKAGES=(
-  linux-source-6.12 qemu-system-x86 qemu-utils
+  linux-source-6.12 qemu-system-x86
   clang libclang-dev lld llvm
   make gcc flex bison bc libelf-dev libssl-dev dwarves cpio xz-utils kmod
-  busybox-static sg3-utils nvme-cli dmsetup fio fdisk diffutils coreutils socat python3
+  busybox-static sg3-utils nvme-cli dmsetup fio fdisk coreutils socat python3
   "$@"
 )
 

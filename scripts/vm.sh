@@ -68,8 +68,11 @@ nvme+=(-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
        -device "nvme,serial=blkcopy-nvme2,id=nvme2,bus=rp-hp"
        -device "nvme-ns,drive=nvme-hp,bus=nvme2,nsid=1,mssrl=2048,mcl=2048,msrc=127")
 
-# QEMU trace events: the device-side record of NVMe Copy commands.
-printf '%s\n' 'pci_nvme_copy*' 'pci_nvme_err_copy*' > "$run/trace-events"
+# QEMU trace events: the device-side record of NVMe Copy commands, the
+# completions of NVMe commands (a Copy traced without its completion was
+# in flight), and every QMP command the monitor runs (the instant a fault
+# the guest asked for struck, or a marker: tests/vm/lib.sh qmp_mark).
+printf '%s\n' 'pci_nvme_copy*' 'pci_nvme_err_copy*' pci_nvme_enqueue_req_completion 'qmp_enter_*' > "$run/trace-events"
 # Profiling: more events ($BLKCOPY_TRACE_EVENTS, space-separated patterns)
 # and extra QEMU arguments ($BLKCOPY_QEMU_ARGS, e.g. "-msg timestamp=on" to
 # stamp every trace line).
@@ -106,7 +109,7 @@ timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
   -nographic -no-reboot -monitor none -serial stdio -nic none \
   -qmp "unix:$run/qmp.sock,server=on,wait=off" \
   -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$initrd" \
-  -append "console=ttyS0 loglevel=1 panic=-1 oops=panic rdinit=/init blkcopy.run=$entry" \
+  -append "console=ttyS0 loglevel=5 log_buf_len=8M panic=-1 oops=panic rdinit=/init blkcopy.run=$entry" \
   -virtfs "local,path=$REPO_ROOT,mount_tag=blkcopy_src,security_model=none,readonly=on" \
   -virtfs "local,path=$run,mount_tag=blkcopy_run,security_model=none" \
   "${nvme[@]}" \

@@ -71,14 +71,14 @@ settle() {
 measure() {  # kind dev mode size copies jobs rep
   local kind=$1 dev=$2 mode=$3 size=$4 copies=$5 jobs=$6 rep=$7 out m0 m1 tr=
   settle
-  m0=$(trace_mark)
+  m0=$(trace_lines)
   pool_peak_reset
   out=$(blkcopy-bench "$mode" "$dev" "$dev" --size "$size" --copies "$copies" --jobs "$jobs" \
         --src-offset 0 --dst-offset "$G" --span "$(( size * copies > G ? G : size * copies ))" 2>/tmp/bench.err) || {
     note "$kind $mode $size x$copies j$jobs: $(cat /tmp/bench.err)"
     return 1
   }
-  m1=$(trace_mark)
+  m1=$(trace_lines)
   [[ $kind == nvme ]] && tr="\"trace_from\":$m0,\"trace_to\":$m1,"
   record "$kind" "\"rep\":$rep,$tr" "$out"
   echo "$out" | grep -o '"mib_per_s":[0-9.]*' | cut -d: -f2

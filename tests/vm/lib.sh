@@ -24,50 +24,114 @@ LIO_SERIAL_lio_a=b1c0c0de000a
 LIO_SERIAL_lio_b=b1c0c0de000b
 LIO_SERIAL_lio_4k=b1c0c0de0004
 
-fail() { echo "FAILED: $*" >&2; exit 1; }
-skip() { echo "SKIPPED: $*" >&2; exit 77; }
+# --- verdicts ---------------------------------------------------------
+#
+# Every case runs in strict mode (case_begin, called by guest.sh before the
+# case's first line): errexit, nounset and pipefail, inherited by functions,
+# subshells and command substitutions, and an ERR trap that turns any
+# command that fails outside a condition into a failure naming its file,
+# line and command. fail() also writes its message to $CASE_FAILS: a
+# failure inside $(...), a pipeline or a background loop fails the case
+# even where the shell that ran it would go on, and it stops the case's
+# main shell (SIGUSR1; its EXIT trap cleans up). A case passes only if it
+# ran to its last line (case_end) with no failure recorded.
+fail() {
+  echo "FAILED: $*" >&2
+  [[ -n ${CASE_FAILS:-} ]] && echo "$*" >> "$CASE_FAILS"
+  if [[ -n ${CASE_PID:-} && $BASHPID != "$CASE_PID" ]]; then kill -USR1 "$CASE_PID" 2>/dev/null || true; fi
+  exit 1
+}
+# ERR trap: the command that failed, where, and its status.
+on_err() {
+  local rc=$1 cmd=$2
+  local where=${BASH_SOURCE[1]:-${BASH_SOURCE[0]}}
+  fail "${where#"$SRC/"}:${BASH_LINENO[0]:-?}: '$cmd' exited $rc"
+}
+case_begin() {  # called by guest.sh: <fails file> <done marker> <skip file>
+  CASE_FAILS=$1 CASE_DONE=$2 CASE_SKIP=$3 CASE_PID=$BASHPID
+  set -eEuo pipefail
+  shopt -s inherit_errexit
+  trap 'on_err $? "$BASH_COMMAND"' ERR
+  trap 'exit 1' USR1
+}
+case_end() { : > "$CASE_DONE"; }
+# A case that cannot run here says what this machine lacks (a case that
+# exits 77 without saying so is failed by the runner).
+skip_machine() { echo "SKIPPED: this machine: $*" >&2; echo "$*" > "${CASE_SKIP:-/dev/null}"; exit 77; }
 note() { echo "# $*" >&2; }
+# grep -q for the end of a pipeline: reads all its input, so that under
+# pipefail the command before it never dies of SIGPIPE when a match comes
+# early.
+grep_q() { grep "$@" > /dev/null; }
 
 role() { [[ -e /dev/role/$1 ]] || fail "no device for role $1"; readlink -f "/dev/role/$1"; }
 role_sg() { [[ -e /dev/role/$1.sg ]] || fail "no sg node for role $1"; readlink -f "/dev/role/$1.sg"; }
+# The kernel's name of a block device node (by its device number: the
+# guest has no udev, so /dev/mapper/<name> is a node, not a link to dm-N).
+blkname() {
+  local mm
+  mm=$(stat -L -c '%t:%T' "$1") || fail "$1: no such device node"
+  [[ -b $1 ]] || fail "$1 is not a block device"
+  basename "$(readlink -f "/sys/dev/block/$((16#${mm%:*})):$((16#${mm#*:}))")"
+}
 # sysfs directory of a block device node
-sysblk() { echo "/sys/class/block/$(basename "$(readlink -f "$1")")"; }
-lbs() { blockdev --getss "$1"; }
-size_bytes() { blockdev --getsize64 "$1"; }
+sysblk() { echo "/sys/class/block/$(blkname "$1")"; }
+lbs() { blockdev --getss "$1" || fail "logical block size of $1"; }
+size_bytes() { blockdev --getsize64 "$1" || fail "size of $1"; }
 
-# Fill <len> bytes at <off> of <dev> with random data (direct I/O).
-fill_random() {
-  dd if=/dev/urandom of="$1" bs=1M iflag=count_bytes oflag=direct,seek_bytes \
-     seek="$2" count="$3" status=none conv=notrunc || fail "fill $1@$2+$3"
+# Fill <len> bytes at <off> of <dev> with fresh random data (direct I/O).
+fill_random() { blkcopy-bytes fill "$1" "$2" "$3" || fail "fill $1@$2+$3"; }
+# Byte evidence: exactly the bytes named, read around the page cache, or the
+# case fails (tests/vm-tools blkcopy-bytes: a range past the end, an empty
+# range, a short read or an unreadable device is an error, never "equal").
+# sha256 of <len> bytes at <off> of <dev>.
+digest() { blkcopy-bytes sum "$1" "$2" "$3" || fail "digest of $1@$2+$3"; }
+# <len> bytes at <off> of <dev>, to stdout.
+read_direct() { blkcopy-bytes read "$1" "$2" "$3" || fail "read $1@$2+$3"; }
+# Save <len> bytes at <off> of <dev> to <file>.
+save_bytes() { blkcopy-bytes read "$1" "$2" "$3" > "$4" || fail "save $1@$2+$3 to $4"; }
+# Compares <len> bytes at <offA> of <devA> with those at <offB> of <devB>:
+# sets CMP_OUT to what blkcopy-bytes said, returns 0 (equal), 1 (differ) or
+# 2 (could not read exactly those bytes).
+cmp_bytes() {
+  local rc=0
+  CMP_OUT=$(blkcopy-bytes cmp "$1" "$2" "$3" "$4" "$5" 2>&1) || rc=$?
+  return "$rc"
 }
-# sha256 of <len> bytes at <off> of <dev>, read around the page cache.
-digest() {
-  dd if="$1" bs=1M iflag=direct,skip_bytes,count_bytes skip="$2" count="$3" status=none |
-    sha256sum | cut -d' ' -f1
-}
-# <len> bytes at <off> of <dev>, read around the page cache, to stdout.
-read_direct() {
-  dd if="$1" bs=1M iflag=direct,skip_bytes,count_bytes skip="$2" count="$3" status=none
-}
-# Assert <len> bytes at <offA> of <devA> equal those at <offB> of <devB>
-# (compared byte by byte: cheaper than hashing under emulation).
+# Assert <len> bytes at <offA> of <devA> equal those at <offB> of <devB>.
 assert_same() {
-  cmp -s <(read_direct "$1" "$2" "$5") <(read_direct "$3" "$4" "$5") ||
-    fail "bytes differ: $1@$2 vs $3@$4 (+$5)"
+  local rc=0
+  cmp_bytes "$@" || rc=$?
+  ((rc == 0)) && return 0
+  ((rc == 1)) && fail "bytes differ: $1@$2 vs $3@$4 (+$5): $CMP_OUT"
+  fail "cannot compare $1@$2 with $3@$4 (+$5): $CMP_OUT"
 }
 assert_differ() {
-  cmp -s <(read_direct "$1" "$2" "$5") <(read_direct "$3" "$4" "$5")
-  [[ $? == 1 ]] || fail "bytes unexpectedly equal (or unreadable): $1@$2 vs $3@$4 (+$5)"
+  local rc=0
+  cmp_bytes "$@" || rc=$?
+  ((rc == 1)) && return 0
+  ((rc == 0)) && fail "bytes unexpectedly equal: $1@$2 vs $3@$4 (+$5)"
+  fail "cannot compare $1@$2 with $3@$4 (+$5): $CMP_OUT"
+}
+# Assert <file> (all of it, exactly <len> bytes) equals <len> bytes at <off> of <dev>.
+assert_file_same() {  # <file> <dev> <off> <len>
+  local size; size=$(stat -c %s "$1") || fail "no file $1"
+  ((size == $4)) || fail "$1 has $size bytes, want $4"
+  assert_same "$1" 0 "$2" "$3" "$4"
 }
 
 # "sectors-read sectors-written" of a block device (its /sys/.../stat).
 io_sectors() { awk '{print $3, $7}' "$(sysblk "$1")/stat"; }
 
-# QEMU's NVMe copy trace: mark the current end, then read what came after.
-trace_mark() { if [[ -f $NVME_TRACE ]]; then wc -l < "$NVME_TRACE"; else echo 0; fi; }
-# (without the "pid@seconds:" stamps QEMU puts on each line under
-# "-msg timestamp=on", which the benchmark uses)
-trace_since() { tail -n +"$(($1 + 1))" "$NVME_TRACE" 2>/dev/null | sed -E 's/^[0-9]+@[0-9.]+://'; }
+# QEMU's NVMe copy trace: mark the current end (a byte offset: only what
+# comes after it is read back), then read what came after (without the
+# "pid@seconds:" stamps QEMU puts on each line under "-msg timestamp=on",
+# which the benchmark uses). A mark that falls inside a line QEMU was
+# writing leaves a fragment first, which matches no event name.
+trace_mark() { if [[ -f $NVME_TRACE ]]; then stat -c %s "$NVME_TRACE"; else echo 0; fi; }
+trace_since() { tail -c +"$(($1 + 1))" "$NVME_TRACE" | sed -E 's/^[0-9]+@[0-9.]+://'; }
+# The benchmark's marks: whole lines (scripts/bench-report.py slices by line).
+trace_lines() { if [[ -f $NVME_TRACE ]]; then wc -l < "$NVME_TRACE"; else echo 0; fi; }
 
 # Kernel log lines that fail a run.
 KERNEL_BAD_RE='WARNING:|BUG:|Oops|Call Trace:|nobody cared|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|general protection fault|Kernel panic|suspected memory leak|refcount_t:|list_(add|del) corruption'
@@ -89,56 +153,326 @@ qmp_ok() {
   out=$(qmp "$1") || fail "qmp $1"
   grep -q '"return"' <<< "$out" || fail "qmp $1: $out"
 }
+# Run a QMP command (a fault, or "query-status" as a marker) and print the
+# offset in QEMU's trace of the line where the monitor began it (its
+# qmp_enter_* event): what the trace holds before it happened before the
+# command.
+qmp_mark() {
+  local m0 at
+  m0=$(trace_mark)
+  qmp_ok "$1"
+  at=$(tail -c +"$((m0 + 1))" "$NVME_TRACE" | awk -v base="$m0" '
+    index($0, "qmp_enter_") && !index($0, "qmp_capabilities") { pos = base + n }
+    { n += length($0) + 1 }
+    END { if (pos == "") exit 1; print pos }') || fail "no qmp_enter event in QEMU's trace for $1"
+  echo "$at"
+}
+# NVMe Copy commands in flight at an offset of QEMU's trace: traced
+# (pci_nvme_copy) after offset <from> and not completed
+# (pci_nvme_enqueue_req_completion with its cid on an I/O queue) before
+# offset <at>. Prints their cids, one per line.
+nvme_inflight_at() {  # <from> <at>
+  tail -c +"$(($1 + 1))" "$NVME_TRACE" | awk -v n=$(($2 - $1)) '
+    { b += length($0) + 1 }
+    b > n { next }
+    { sub(/^[0-9]+@[0-9.]+:/, "") }
+    $1 == "pci_nvme_copy" { open[$3]++ }
+    $1 == "pci_nvme_enqueue_req_completion" && $5 != 0 && open[$3] > 0 { open[$3]-- }
+    END { for (c in open) for (i = 0; i < open[c]; i++) print c }'
+}
+# How the Copy commands <cids> in flight at line <at> ended: "cid status"
+# of their completions after <at> ("cid never" when none was traced).
+nvme_ending_after() {  # <at> <cid>...
+  local at=$1; shift
+  trace_since "$at" | awk -v cids="$*" '
+    BEGIN { n = split(cids, c, " "); for (i = 1; i <= n; i++) want[c[i]]++ }
+    $1 == "pci_nvme_enqueue_req_completion" && $5 != 0 && want[$3] > 0 { want[$3]--; print $3, $NF }
+    END { for (k in want) for (i = 0; i < want[k]; i++) print k, "never" }'
+}
 
 # Copies in a loop, in the background, until <stop file> exists or a device
 # node goes away: <len> bytes from <src> at each of the source offsets in
 # turn (different bytes each: a copy that did nothing is caught) to <dst> at
-# <dst off>. One line per copy in <log>: "ok <n> <bytes offloaded>", "BAD <n>"
-# (it reported success, the bytes differ), "error <n> rc=<rc> <message>",
-# "HUNG <n>" (no answer within 120 s). Sets COPIER to the loop's pid.
-# COPY_LOOP_VERIFY=0: copies back to back, bytes not compared.
+# <dst off>. Every copy that reports success is compared right away. One line
+# per copy in <log>: "ok <n> <bytes offloaded (blkcopy's report)>", "BAD <n>"
+# (it reported success, the bytes differ or cannot be read back from a device
+# that is still there), "pending <n> <src off>" (it reported success and its
+# device went away before the bytes could be read: the loop stops there, and
+# the test compares them once the device is back, copy_loop_verify_pending),
+# "error <n> rc=<rc> <message>", "HUNG <n>" (no answer within 120 s). Sets
+# COPIER to the loop's pid.
 # copy_loop <log> <stop file> <src> <dst> <len> <dst off> <src off>...
 copy_loop() {
   local log=$1 stop=$2 src=$3 dst=$4 len=$5 doff=$6
   shift 6
   rm -f "$log" "$stop"
   (
-    local i=0 so out rc
+    # The loop records every outcome itself.
+    set +e; trap - ERR
+    local i=0 so out rc v vr w
     while [[ ! -e $stop && -b $src && -b $dst ]]; do
       so=${*:$((i % $# + 1)):1}; i=$((i + 1))
-      if out=$(timeout 120 blkcopy copy "$src" "$dst" --src-offset "$so" --dst-offset "$doff" --length "$len" --json 2>&1); then
-        if [[ ${COPY_LOOP_VERIFY:-1} == 0 ]]; then
-          echo "ok $i $(json_field "$out" bytes_offloaded) unverified" >> "$log"
-        elif cmp -s <(read_direct "$src" "$so" "$len") <(read_direct "$dst" "$doff" "$len"); then
-          echo "ok $i $(json_field "$out" bytes_offloaded)" >> "$log"
-        elif [[ -b $src && -b $dst ]] && read_direct "$src" "$so" 512 >/dev/null && read_direct "$dst" "$doff" 512 >/dev/null; then
-          echo "BAD $i" >> "$log"
-        else
-          echo "unverified $i: a device went away" >> "$log"
-        fi
-      else
-        rc=$?
+      out=$(timeout 120 blkcopy copy "$src" "$dst" --src-offset "$so" --dst-offset "$doff" --length "$len" --json 2>&1)
+      rc=$?
+      if ((rc != 0)); then
         echo "error $i rc=$rc ${out//$'\n'/ }" >> "$log"
         ((rc == 124)) && echo "HUNG $i" >> "$log"
+        continue
       fi
+      v=$(blkcopy-bytes cmp "$src" "$so" "$dst" "$doff" "$len" 2>&1); vr=$?
+      if ((vr == 2)); then
+        # Unreadable: a device on its way out, or a wrong copy engine.
+        for ((w = 0; w < 100; w++)); do [[ -b $src && -b $dst ]] || break; sleep 0.1; done
+      fi
+      case $vr in
+        0) echo "ok $i $(json_field "$out" bytes_offloaded)" >> "$log" ;;
+        1) echo "BAD $i $v" >> "$log" ;;
+        *) if [[ -b $src && -b $dst ]]; then echo "BAD $i unreadable after success: $v" >> "$log"
+           else echo "pending $i $so" >> "$log"; break; fi ;;
+      esac
     done
   ) &
   COPIER=$!
 }
-# Stop a copy_loop and check what it logged: fail on a hang or wrong bytes.
-copy_loop_end() {  # copy_loop_end <log> <stop file>
+# Stop a copy_loop and check what it logged: fail on a hang or wrong bytes,
+# and on a copy left unverified unless <pending-ok> (the test compares it
+# with copy_loop_verify_pending once the device is back).
+copy_loop_end() {  # copy_loop_end <log> <stop file> [pending-ok]
   local i
   touch "$2"
   for ((i = 0; i < 1500; i++)); do kill -0 "$COPIER" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$COPIER" 2>/dev/null && fail "copies still running 150 s after the stop: $(tail -n 3 "$1")"
-  wait "$COPIER"
-  grep -q '^HUNG' "$1" && fail "a copy did not return: $(grep -m1 -B1 '^HUNG' "$1" | head -n 1)"
-  grep -q '^BAD' "$1" && fail "a copy reported success with wrong bytes: $(grep -m1 '^BAD' "$1")"
-  true
+  wait "$COPIER" || fail "the copy loop ended with status $?"
+  [[ -f $1 ]] || fail "the copy loop logged nothing"
+  if grep -q '^HUNG' "$1"; then fail "a copy did not return: $(grep -m1 -B1 '^HUNG' "$1" | head -n 1)"; fi
+  if grep -q '^BAD' "$1"; then fail "a copy reported success with wrong bytes: $(grep -m1 '^BAD' "$1")"; fi
+  if [[ ${3:-} != pending-ok ]] && grep -q '^pending' "$1"; then fail "a successful copy was never verified: $(grep -m1 '^pending' "$1")"; fi
+  return 0
 }
-# "N ok (N offloaded), N failed" of a copy_loop log.
+# Compares the bytes of a copy the loop could not verify (its device went
+# away right after it succeeded), now that the device is back. Nothing was
+# written to the destination after it: the loop stopped there.
+copy_loop_verify_pending() {  # <log> <src> <dst> <len> <dst off>
+  local n so
+  read -r _ n so < <(grep '^pending' "$1" || true)
+  [[ -n ${n:-} ]] || return 0
+  assert_same "$2" "$so" "$3" "$5" "$4"
+  note "copy $n (reported success as its device went away) verified after the device came back"
+}
+# "N ok, N failed" of a copy_loop log.
 copy_loop_summary() {
-  echo "$(grep -c '^ok' "$1") ok ($(awk '$1 == "ok" && $3 > 0' "$1" | wc -l) offloaded), $(grep -c '^error' "$1") failed"
+  echo "$(grep -c '^ok' "$1" || true) ok, $(grep -c '^pending' "$1" || true) verified later, $(grep -c '^error' "$1" || true) failed"
+}
+
+# --- device-side evidence -----------------------------------------------
+#
+# That a copy was offloaded is shown from outside blkcopy: the test computes
+# where the bytes live on the disks (phys_map: through the device-mapper
+# tables and partitions it set up), and checks what the devices did:
+# - NVMe: QEMU's trace has Copy commands on the namespace whose source
+#   ranges are exactly the source blocks, each written out to the block the
+#   test computed (pairs: source range -> destination), no error event;
+# - LIO: the target's own tracepoints (target_sequencer_start /
+#   target_cmd_complete) show EXTENDED COPY commands from the initiator,
+#   completed GOOD, and the READ(16)/WRITE(16) the copy manager issued cover
+#   exactly the source and destination blocks, paired the same way;
+# - every disk below the devices did no read or write I/O for the copy
+#   (its /sys/block/*/stat).
+# evidence_begin <dev>... before the copy, expect_offloaded after it.
+
+# Where <len> bytes at <off> of <dev> live on whole disks: "disk off len"
+# lines, following linear and blkcopy-linear lines of device-mapper tables
+# and partitions. A part under another target prints "unmapped <target>".
+phys_map() {  # <dev> <off> <len>
+  local name sys tbl start slen target under uoff s e lo hi
+  name=$(blkname "$1"); sys=/sys/class/block/$name
+  [[ -e $sys ]] || fail "phys_map: $1 is not a block device"
+  if [[ -e $sys/dm/name ]]; then
+    tbl=$(dmsetup table "$(cat "$sys/dm/name")") || fail "dmsetup table of $1"
+    while read -r start slen target under uoff _; do
+      s=$((start * 512)); e=$(((start + slen) * 512))
+      lo=$(($2 > s ? $2 : s)); hi=$(($2 + $3 < e ? $2 + $3 : e))
+      ((lo < hi)) || continue
+      case $target in
+        linear|blkcopy-linear)
+          phys_map "/dev/$(basename "$(readlink -f "/sys/dev/block/$under")")" $((uoff * 512 + lo - s)) $((hi - lo)) ;;
+        *) echo "unmapped-$target $lo $((hi - lo))" ;;
+      esac
+    done <<< "$tbl"
+  elif [[ -e $sys/partition ]]; then
+    phys_map "/dev/$(basename "$(dirname "$(readlink -f "$sys")")")" $(($2 + $(cat "$sys/start") * 512)) "$3"
+  else
+    echo "/dev/$name $2 $3"
+  fi
+}
+# Pieces "sdisk soff ddisk doff len" of a copy whose source and destination
+# live where the two phys_map outputs say.
+zip_maps() {  # <src map> <dst map>
+  local -a S D
+  mapfile -t S <<< "$1"; mapfile -t D <<< "$2"
+  local i=0 j=0 sd so sl dd dof dl n
+  read -r sd so sl <<< "${S[0]}"; read -r dd dof dl <<< "${D[0]}"
+  while ((i < ${#S[@]} && j < ${#D[@]})); do
+    n=$((sl < dl ? sl : dl))
+    ((n > 0)) || fail "zip_maps: empty piece"
+    echo "$sd $so $dd $dof $n"
+    so=$((so + n)); sl=$((sl - n)); dof=$((dof + n)); dl=$((dl - n))
+    if ((sl == 0)); then i=$((i + 1)); if ((i < ${#S[@]})); then read -r sd so sl <<< "${S[i]}"; fi; fi
+    if ((dl == 0)); then j=$((j + 1)); if ((j < ${#D[@]})); then read -r dd dof dl <<< "${D[j]}"; fi; fi
+  done
+  ((i == ${#S[@]} && j == ${#D[@]})) || fail "zip_maps: source and destination maps differ in length"
+}
+# Every whole disk below <dev>s (device-mapper slaves, partitions' disks).
+disks_below() {
+  local d name sys s
+  for d in "$@"; do
+    name=$(blkname "$d"); sys=/sys/class/block/$name
+    [[ -e $sys ]] || fail "disks_below: $d is not a block device"
+    if [[ -d $sys/slaves ]] && [[ -n $(ls "$sys/slaves") ]]; then
+      for s in "$sys"/slaves/*; do disks_below "/dev/$(basename "$s")"; done
+    elif [[ -e $sys/partition ]]; then
+      echo "/dev/$(basename "$(dirname "$(readlink -f "$sys")")")"
+    else
+      echo "/dev/$name"
+    fi
+  done | sort -u
+}
+# "disk sectors-read sectors-written" of every disk below <dev>s.
+io_below() { local d; for d in $(disks_below "$@"); do echo "$d $(io_sectors "$d")"; done; }
+# Mark the start of a copy's evidence: QEMU's trace position, the LIO
+# trace buffer emptied, the I/O counters of every disk below <dev>s.
+evidence_begin() {  # <dev>...
+  EV_MARK=$(trace_mark)
+  lio_trace_reset
+  EV_DEVS=("$@")
+  EV_IO=$(io_below "$@")
+}
+# The copy since evidence_begin was done by the devices: each range
+# "<src> <src off> <dst> <dst off> <len>" went by device commands from its
+# source blocks to its destination blocks (and nothing else was copied by
+# a device), and no disk below moved data.
+expect_offloaded() {  # <src> <soff> <dst> <doff> <len> [<src> <soff> <dst> <doff> <len>]...
+  local now
+  expect_device_copied "$@"
+  now=$(io_below "${EV_DEVS[@]}")
+  [[ $now == "$EV_IO" ]] || fail "data moved through the host during an offloaded copy: was '$EV_IO', now '$now'"
+}
+# The device-command half of expect_offloaded, for copies that are
+# offloaded only in part (the rest moves through the host, on the same
+# disks). --rejected N: N NVMe Copy commands were rejected by the device
+# (an injected invalid descriptor format) and copied nothing. --blocks N:
+# the ranges bound where copies may go, and the devices copied N blocks of
+# them in all (each block at most once, each to its place).
+expect_device_copied() {  # [--rejected N] [--blocks N] <src> <soff> <dst> <doff> <len> ...
+  local pieces="" nv="" lio="" sd so dd dof n rejected=0 blocks=
+  if [[ ${1:-} == --rejected ]]; then rejected=$2; shift 2; fi
+  if [[ ${1:-} == --blocks ]]; then blocks=$2; shift 2; fi
+  while (($# >= 5)); do
+    pieces+=$(zip_maps "$(phys_map "$1" "$2" "$5")" "$(phys_map "$3" "$4" "$5")")$'\n'
+    shift 5
+  done
+  (($# == 0)) || fail "expect_device_copied: ranges come in fives"
+  while read -r sd so dd dof n; do
+    [[ -n $sd ]] || continue
+    [[ $sd == /dev/* && $dd == /dev/* ]] || fail "a piece is not on a disk: $sd $dd"
+    if [[ -e /sys/class/block/${sd#/dev/}/nsid ]]; then nv+="$sd $so $dd $dof $n"$'\n'
+    else lio+="$sd $so $dd $dof $n"$'\n'; fi
+  done <<< "$pieces"
+  if [[ -n $nv ]]; then nvme_expect_copied "$EV_MARK" "$nv" "$rejected" "$blocks"
+  else [[ $(trace_copies "$EV_MARK") == 0 ]] || fail "NVMe Copy commands for a copy with no NVMe piece"; fi
+  if [[ -n $lio ]]; then lio_expect_copied "$lio"
+  else [[ $(lio_xcopies) == 0 ]] || fail "EXTENDED COPY commands for a copy with no SCSI piece"; fi
+}
+# The same, and that none of it was copied by a device (fallback).
+expect_not_offloaded() {
+  local c; c=$(trace_copies "$EV_MARK")
+  ((c == 0)) || fail "a copy said to go through the host issued $c NVMe Copy commands"
+  c=$(lio_xcopies)
+  ((c == 0)) || fail "a copy said to go through the host issued $c EXTENDED COPY commands"
+}
+
+# Expected pieces "nsid slba dst-nsid dlba nlb" of NVMe pieces.
+nvme_blocks() {
+  local sd so dd dof n lb ns dns
+  while read -r sd so dd dof n; do
+    [[ -n $sd ]] || continue
+    ns=$(cat "/sys/class/block/${sd#/dev/}/nsid") || fail "$sd is not an NVMe namespace"
+    dns=$(cat "/sys/class/block/${dd#/dev/}/nsid" 2>/dev/null) || fail "NVMe source $sd, destination $dd is not a namespace"
+    [[ $(readlink -f "/sys/class/block/${sd#/dev/}/device") == "$(readlink -f "/sys/class/block/${dd#/dev/}/device")" ]] ||
+      fail "$sd and $dd are on different controllers"
+    lb=$(lbs "$sd")
+    ((so % lb == 0 && dof % lb == 0 && n % lb == 0)) || fail "piece $sd@$so -> $dd@$dof +$n is not block-aligned"
+    echo "$ns $((so / lb)) $dns $((dof / lb)) $((n / lb))"
+  done <<< "$1"
+}
+# QEMU's trace since <mark> holds exactly these copies (see above). Prints
+# "N commands, N source ranges, N blocks" as a note.
+nvme_expect_copied() {  # <mark> <pieces> [rejected commands] [blocks in all]
+  local exp out
+  exp=$(nvme_blocks "$2")
+  out=$(trace_since "$1" | awk -v pieces="$exp" -v rejected="${3:-0}" -v blocks_in_all="${4:-}" \
+        -f "$SRC/tests/vm/copy-pairs.awk" -f "$SRC/tests/vm/nvme-trace-check.awk") || fail "NVMe trace: $out"
+  note "NVMe trace: $out"
+}
+
+# LIO's tracepoints (platform_setup enables them).
+TRACEFS=/sys/kernel/tracing
+lio_trace_reset() { [[ -w $TRACEFS/trace ]] && : > "$TRACEFS/trace" || true; }
+lio_trace() {
+  local t; t=$(cat "$TRACEFS/trace") || fail "no trace buffer"
+  # Complete or nothing: entries-in-buffer must equal entries-written.
+  awk '/^# entries-in-buffer\/entries-written:/ { split($3, n, "/"); ok = (n[1] == n[2]) } END { exit !ok }' <<< "$t" ||
+    fail "the trace buffer lost events: $(grep entries-in-buffer <<< "$t")"
+  echo "$t"
+}
+# EXTENDED COPY commands the initiator sent since the trace was reset.
+lio_xcopies() { lio_trace | grep -c 'target_sequencer_start: [^ ].* CDB 83 ' || true; }
+# EXTENDED COPY commands from the initiator started and not completed (by
+# their tags) in the trace up to its line holding <marker text>, or up to
+# its end without one. Prints their tags.
+lio_inflight_xcopies() {  # [marker text]
+  lio_trace | awk -v marker="${1:-}" '
+    marker != "" && index($0, marker) { done = 1 }
+    done { next }
+    /target_sequencer_start: [^ ].* CDB 83 / { match($0, /tag 0x[0-9a-f]+/); open[substr($0, RSTART + 4, RLENGTH - 4)]++ }
+    /target_cmd_complete: [^ ].* CDB 83 / { match($0, /tag 0x[0-9a-f]+/); t = substr($0, RSTART + 4, RLENGTH - 4); if (open[t] > 0) open[t]-- }
+    END { for (t in open) if (open[t] > 0) print t }'
+}
+# Writes <text> into the trace (trace_marker): a point in LIO's timeline.
+lio_trace_marker() { echo "$1" > "$TRACEFS/trace_marker" || fail "trace_marker"; }
+# Waits (at most <seconds>) for an EXTENDED COPY in flight and writes a
+# marker into the trace while one is (read back after writing it): prints
+# the marker's text, or returns 1 when none was caught.
+lio_mark_inflight() {  # <marker prefix> <seconds>
+  local i m
+  for ((i = 0; i < $2 * 20; i++)); do
+    if [[ -n $(lio_inflight_xcopies) ]]; then
+      m=$1-$i
+      lio_trace_marker "$m"
+      if [[ -n $(lio_inflight_xcopies "$m") ]]; then echo "$m"; return 0; fi
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+# Expected pieces "lun slba dst-lun dlba nblocks" of SCSI pieces.
+scsi_blocks() {
+  local sd so dd dof n lb
+  while read -r sd so dd dof n; do
+    [[ -n $sd ]] || continue
+    lb=$(lbs "$sd")
+    [[ $(lbs "$dd") == "$lb" ]] || fail "$sd and $dd have different block sizes"
+    ((so % lb == 0 && dof % lb == 0 && n % lb == 0)) || fail "piece $sd@$so -> $dd@$dof +$n is not block-aligned"
+    echo "$(scsi_lun "$sd") $((so / lb)) $(scsi_lun "$dd") $((dof / lb)) $((n / lb))"
+  done <<< "$1"
+}
+# LUN of a SCSI disk (the last part of its H:C:T:L address).
+scsi_lun() { basename "$(readlink -f "/sys/class/block/${1#/dev/}/device")" | awk -F: '{print $4}'; }
+lio_expect_copied() {  # <pieces>
+  local exp out
+  exp=$(scsi_blocks "$1")
+  out=$(lio_trace | awk -v pieces="$exp" -f "$SRC/tests/vm/copy-pairs.awk" -f "$SRC/tests/vm/lio-trace-check.awk") || fail "LIO trace: $out"
+  note "LIO trace: $out"
 }
 
 # --- platform setup (run once by guest.sh) ----------------------------
@@ -146,6 +480,14 @@ copy_loop_summary() {
 lio_setup() {
   local T=/sys/kernel/config/target
   modprobe target_core_mod && modprobe target_core_file && modprobe tcm_loop || return 1
+  # LIO's own record of the copy commands it runs (device-side evidence):
+  # EXTENDED COPY, and the READ(16)/WRITE(16) of its copy manager (the
+  # initiator's own I/O on these small LUNs is READ(10)/WRITE(10), left out).
+  local e f='opcode == 0x83 || opcode == 0x88 || opcode == 0x8a'
+  echo 4096 > "$TRACEFS/buffer_size_kb" || return 1
+  for e in target_sequencer_start target_cmd_complete; do
+    echo "$f" > "$TRACEFS/events/target/$e/filter" && echo 1 > "$TRACEFS/events/target/$e/enable" || return 1
+  done
   mkdir -p /lio && mount -t tmpfs -o size=2G tmpfs /lio || return 1
   local W=$T/loopback/naa.50014050b1c0c0d1/tpgt_1 i=0 name size bs serial d var
   mkdir -p "$W" || return 1
@@ -248,8 +590,12 @@ load_linear_target() {
   load_blkcopy
   grep -q '^blkcopy_linear ' /proc/modules || insmod "$BLKCOPY_LINEAR_KO" || fail "insmod blkcopy_linear"
 }
+# Unloads whichever providers and stacked target are loaded (each must go).
 unload_providers() {
-  rmmod blkcopy_nvme 2>/dev/null; rmmod blkcopy_scsi 2>/dev/null; rmmod blkcopy_linear 2>/dev/null; true
+  local m
+  for m in blkcopy_nvme blkcopy_scsi blkcopy_linear; do
+    if grep -q "^$m " /proc/modules; then rmmod "$m" || fail "rmmod $m"; fi
+  done
 }
 # dm devices a test created (removed by remove_volumes, in reverse order).
 VOLUMES=()
@@ -258,21 +604,28 @@ volume() {  # volume <name> <table>: create /dev/mapper/<name> (not in a subshel
   VOLUMES+=("$1")
 }
 remove_volumes() {
-  local i
-  for ((i = ${#VOLUMES[@]} - 1; i >= 0; i--)); do dmsetup remove "${VOLUMES[i]}" 2>/dev/null; done
+  local i v
+  for ((i = ${#VOLUMES[@]} - 1; i >= 0; i--)); do
+    v=${VOLUMES[i]}
+    if dmsetup info "$v" > /dev/null 2>&1; then dmsetup remove "$v" || fail "dmsetup remove $v"; fi
+  done
   VOLUMES=()
 }
 # A counter of the SCSI provider (debugfs blkcopy_scsi/luns, last line).
 scsi_counter() { tail -n1 /sys/kernel/debug/blkcopy_scsi/luns | grep -o "$1=[0-9]*" | cut -d= -f2; }
-# Copy commands, source ranges and copied blocks QEMU traced since a mark.
-trace_copies() { trace_since "$1" | grep -c '^pci_nvme_copy cid'; }
+# Copy commands QEMU traced since a mark.
+trace_copies() { trace_since "$1" | grep -c '^pci_nvme_copy cid' || true; }
 # A numeric field of a one-line JSON object.
-json_field() { echo "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
+json_field() {
+  local v
+  v=$(grep -o "\"$2\":[0-9]*" <<< "$1" | cut -d: -f2) || fail "no field $2 in: $1"
+  echo "$v"
+}
 # A field of the debugfs stats line of a device (0 when the device has none).
 stat_field() {
   local mm v
   mm=$(printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")")
-  v=$(grep "^dev=$mm " /sys/kernel/debug/blkcopy/stats | grep -o " $2=[0-9]*" | cut -d= -f2)
+  v=$(grep "^dev=$mm " /sys/kernel/debug/blkcopy/stats | grep -o " $2=[0-9]*" | cut -d= -f2 || true)
   echo "${v:-0}"
 }
 POOL=/sys/kernel/debug/blkcopy/pool

@@ -12,4 +12,4 @@ for round in 1 2; do
   rmmod blkcopy || fail "rmmod (round $round)"
   [[ ! -e /dev/blkcopy && ! -e /sys/class/misc/blkcopy ]] || fail "/dev/blkcopy still there after rmmod"
 done
-dmesg | grep -q 'blkcopy: /dev/blkcopy registered' || fail "no registration message"
+dmesg | grep_q 'blkcopy: /dev/blkcopy registered' || fail "no registration message"

@@ -8,4 +8,4 @@ vol=/dev/mapper/blkcopy-ref
 [[ $(size_bytes "$vol") == $((128 << 20)) ]] || fail "volume size $(size_bytes "$vol")"
 fill_random "$vol" $((3 << 20)) $((2 << 20))
 assert_same "$vol" $((3 << 20)) "$dev" $(((off << 9) + (3 << 20))) $((2 << 20))
-dmsetup table blkcopy-ref | grep -q "^0 $((128 << 11)) linear" || fail "unexpected table"
+dmsetup table blkcopy-ref | grep_q "^0 $((128 << 11)) linear" || fail "unexpected table"

@@ -1,7 +1,8 @@
 # Fallback copies through BLKCOPY between every kind of device: within
 # scsi-hd, NVMe to NVMe, LIO to LIO, across kinds, and between 4096-byte
 # devices. Bytes compared every time; nothing is offloaded yet (no provider
-# is loaded), so every byte is counted as copied through the host.
+# is loaded), so every byte is counted as copied through the host, and
+# the devices issued no Copy or EXTENDED COPY command.
 load_blkcopy
 copy_and_check() {  # src-role dst-role src-off dst-off len
   local s d out
@@ -9,10 +10,12 @@ copy_and_check() {  # src-role dst-role src-off dst-off len
   fill_random "$s" "$3" "$5"
   fill_random "$d" "$4" "$5"
   assert_differ "$s" "$3" "$d" "$4" "$5"
+  evidence_begin "$s" "$d"
   out=$(blkcopy copy "$s" "$d" --src-offset "$3" --dst-offset "$4" --length "$5" --json) ||
     fail "blkcopy copy $1 -> $2 failed"
   [[ $(json_field "$out" bytes_copied) == "$5" ]] || fail "$1 -> $2: copied $(json_field "$out" bytes_copied), want $5"
   [[ $(json_field "$out" bytes_offloaded) == 0 ]] || fail "$1 -> $2: offloaded without a provider: $out"
+  expect_not_offloaded
   assert_same "$s" "$3" "$d" "$4" "$5"
   note "$1 -> $2: $5 bytes ok"
 }

@@ -5,7 +5,7 @@ load_blkcopy
 disk=$(role scsi-hd)
 printf 'label: dos\nstart=2048, size=131072\nstart=264192, size=131072\n' | sfdisk -q "$disk" || fail "sfdisk"
 trap 'printf "label: dos\n" | sfdisk -q --wipe always "$disk" >/dev/null 2>&1' EXIT
-blockdev --rereadpt "$disk" 2>/dev/null
+blockdev --rereadpt "$disk" 2>/dev/null || true
 for i in $(seq 50); do [[ -b ${disk}1 && -b ${disk}2 ]] && break; sleep 0.1; done
 p1=${disk}1 p2=${disk}2
 [[ -b $p1 && -b $p2 ]] || fail "partitions did not appear"

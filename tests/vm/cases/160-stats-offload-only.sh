@@ -18,4 +18,4 @@ err=$(blkcopy copy "$s" "$d" --dst-offset $((32 << 20)) --length $((1 << 20)) --
 [[ $(stat_field "$d" fallback_disabled) == $((x0 + (1 << 20))) ]] || fail "fallback_disabled $(stat_field "$d" fallback_disabled)"
 [[ $(stat_field "$d" failures) == $((f0 + 1)) ]] || fail "failures $(stat_field "$d" failures)"
 [[ $(stat_field "$d" bytes_offloaded) == 0 ]] || fail "offloaded without a provider"
-blkcopy stats "$d" --json | grep -q '"copies":' || fail "stats --json"
+blkcopy stats "$d" --json | grep_q '"copies":' || fail "stats --json"

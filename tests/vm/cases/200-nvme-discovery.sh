@@ -10,7 +10,7 @@ for r in nvme-a nvme-4k nvme-small; do
   f() { echo "$idns" | awk -v k="$1" '$1 == k {print $3}'; }
   mssrl=$(f mssrl) mcl=$(f mcl) msrc=$(f msrc) lbs=$(lbs "$d")
   j=$(blkcopy info "$d" --json) || fail "info $r"
-  echo "$j" | grep -q '"provider":"nvme"' || fail "$r not claimed: $j"
+  echo "$j" | grep_q '"provider":"nvme"' || fail "$r not claimed: $j"
   [[ $(json_field "$j" max_copy_bytes) == $((mcl * lbs)) ]] || fail "$r max_copy_bytes $(json_field "$j" max_copy_bytes), id-ns mcl $mcl x $lbs"
   [[ $(json_field "$j" max_ranges) == $((msrc + 1)) ]] || fail "$r max_ranges $(json_field "$j" max_ranges), id-ns msrc $msrc"
   line=$(grep "^disk=$(basename "$d") " /sys/kernel/debug/blkcopy_nvme/namespaces) || fail "$r not in debugfs"
@@ -19,8 +19,8 @@ for r in nvme-a nvme-4k nvme-small; do
   note "$line"
 done
 j=$(blkcopy info "$(role nvme-a)" "$(role nvme-a)" --json)
-echo "$j" | grep -q '"pair_offload":true' || fail "same namespace not offloadable: $j"
+echo "$j" | grep_q '"pair_offload":true' || fail "same namespace not offloadable: $j"
 j=$(blkcopy info "$(role nvme-a)" "$(role nvme-b)" --json)
-echo "$j" | grep -q '"pair_offload":false,"pair_reason":"cross_device"' || fail "cross namespace: $j"
+echo "$j" | grep_q '"pair_offload":false,"pair_reason":"cross_device"' || fail "cross namespace: $j"
 j=$(blkcopy info "$(role nvme-mp)" --json)
-echo "$j" | grep -q '"provider":"none"' || fail "multipath head claimed: $j"
+echo "$j" | grep_q '"provider":"none"' || fail "multipath head claimed: $j"

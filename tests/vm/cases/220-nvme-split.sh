@@ -12,11 +12,12 @@ load_nvme_provider
 trap unload_providers EXIT
 d=$(role nvme-small)
 fill_random "$d" 0 $((1 << 20))
-mark=$(trace_mark)
+evidence_begin "$d"
 out=$(blkcopy copy "$d" "$d" --src-offset 0 --dst-offset $((64 << 20)) --length $((1 << 20)) --json) || fail "copy"
 [[ $(json_field "$out" bytes_offloaded) == $((1 << 20)) ]] || fail "not offloaded: $out"
+expect_offloaded "$d" 0 "$d" $((64 << 20)) $((1 << 20))
 assert_same "$d" 0 "$d" $((64 << 20)) $((1 << 20))
-t=$(trace_since "$mark")
+t=$(trace_since "$EV_MARK")
 [[ $(echo "$t" | grep -c '^pci_nvme_copy cid') == 64 ]] || fail "want 64 commands: $(echo "$t" | grep -c '^pci_nvme_copy cid')"
 [[ $(echo "$t" | grep -c '^pci_nvme_copy_source_range') == 256 ]] || fail "want 256 source ranges"
 echo "$t" | awk '
@@ -25,19 +26,22 @@ echo "$t" | awk '
   /^pci_nvme_copy_out/ && $5 > 64 { bad = "command of " $5 " blocks" }
   END { if (bad) { print bad; exit 1 } }' || fail "a command beyond the limits"
 fill_random "$d" $((8 << 20)) $((1 << 20))
-args=()
-for i in $(seq 0 15); do args+=(--range "$(( (8 << 20) + i * 65536 )):$(( (100 << 20) + i * 131072 )):16384"); done
-mark=$(trace_mark)
-out=$(blkcopy copy "$d" "$d" "${args[@]}" --json) || fail "vectored copy"
-[[ $(json_field "$out" bytes_offloaded) == $((16 * 16384)) ]] || fail "vectored not offloaded: $out"
-[[ $(trace_copies "$mark") == 16 ]] || fail "vectored: $(trace_copies "$mark") commands, want 16"
-for i in $(seq 0 15); do assert_same "$d" $(( (8 << 20) + i * 65536 )) "$d" $(( (100 << 20) + i * 131072 )) 16384; done
+# 16 ranges from 64 KiB apart at 8 MiB to <dst base> + i * <dst step>, of
+# <len> bytes each, in one vectored copy: offloaded in <commands> commands.
+vectored() {  # <name> <dst base> <dst step> <len> <commands>
+  local i so dof args=() ranges=() out
+  for i in $(seq 0 15); do
+    so=$(( (8 << 20) + i * 65536 )) dof=$(( $2 + i * $3 ))
+    args+=(--range "$so:$dof:$4"); ranges+=("$d" "$so" "$d" "$dof" "$4")
+  done
+  evidence_begin "$d"
+  out=$(blkcopy copy "$d" "$d" "${args[@]}" --json) || fail "$1 copy"
+  [[ $(json_field "$out" bytes_offloaded) == $((16 * $4)) ]] || fail "$1 not offloaded: $out"
+  expect_offloaded "${ranges[@]}"
+  [[ $(trace_copies "$EV_MARK") == "$5" ]] || fail "$1: $(trace_copies "$EV_MARK") commands, want $5"
+  for ((i = 0; i < ${#ranges[@]}; i += 5)); do assert_same "${ranges[@]:i:5}"; done
+}
+vectored vectored $((100 << 20)) 131072 16384 16
 # A gather of 16 ranges of 4 KiB into one contiguous destination: packed
 # into commands of 4 source ranges, as MSRC allows.
-args=()
-for i in $(seq 0 15); do args+=(--range "$(( (8 << 20) + i * 65536 )):$(( (120 << 20) + i * 4096 )):4096"); done
-mark=$(trace_mark)
-out=$(blkcopy copy "$d" "$d" "${args[@]}" --json) || fail "gather copy"
-[[ $(json_field "$out" bytes_offloaded) == 65536 ]] || fail "gather not offloaded: $out"
-[[ $(trace_copies "$mark") == 4 ]] || fail "gather: $(trace_copies "$mark") commands, want 4"
-for i in $(seq 0 15); do assert_same "$d" $(( (8 << 20) + i * 65536 )) "$d" $(( (120 << 20) + i * 4096 )) 4096; done
+vectored gather $((120 << 20)) 4096 4096 4

@@ -1,25 +1,30 @@
 # SCSI offload on LIO: same-LU and cross-LU copies from 512 bytes to
 # 256 MiB, on 512- and 4096-byte LUNs. Bytes match, every byte is
-# reported offloaded, the initiator's block statistics show no data read
-# or written for the copy, and the provider issued as many EXTENDED COPY
+# reported offloaded, LIO's tracepoints show EXTENDED COPY commands from
+# the initiator whose copy manager read exactly the source blocks and wrote
+# each to the block the test computed, the initiator's block statistics
+# show no data read or written for the copy, and the provider issued as many EXTENDED COPY
 # commands as the copy manager's limits require (one segment of at most
 # min(MAXIMUM SEGMENT LENGTH, 65535 blocks) each), none beyond them.
 load_scsi_provider
 trap unload_providers EXIT
 offload() {  # src-role dst-role src-off dst-off len
-  local s d out b_s b_d a_s a_d c0 c1 per want
+  local s d out c0 c1 per want info
   s=$(role "$1"); d=$(role "$2")
   fill_random "$s" "$3" "$5"
   fill_random "$d" "$4" "$5"
   assert_differ "$s" "$3" "$d" "$4" "$5"
-  per=$(json_field "$(blkcopy info "$d" --json)" max_copy_bytes)
-  b_s=$(io_sectors "$s"); b_d=$(io_sectors "$d"); c0=$(scsi_counter commands)
+  info=$(blkcopy info "$d" --json)
+  per=$(json_field "$info" max_copy_bytes)
+  c0=$(scsi_counter commands)
+  evidence_begin "$s" "$d"
   out=$(blkcopy copy "$s" "$d" --src-offset "$3" --dst-offset "$4" --length "$5" --json) || fail "$1 -> $2: copy failed"
-  a_s=$(io_sectors "$s"); a_d=$(io_sectors "$d"); c1=$(scsi_counter commands)
+  c1=$(scsi_counter commands)
   [[ $(json_field "$out" bytes_offloaded) == "$5" ]] || fail "$1 -> $2 $5 bytes: not all offloaded: $out"
-  [[ $b_s == "$a_s" && $b_d == "$a_d" ]] || fail "$1 -> $2: data crossed the initiator ($b_s -> $a_s, $b_d -> $a_d)"
+  expect_offloaded "$s" "$3" "$d" "$4" "$5"
   want=$(( ($5 + per - 1) / per ))
-  [[ $((c1 - c0)) == "$want" ]] || fail "$1 -> $2 $5 bytes: $((c1 - c0)) EXTENDED COPY commands, want $want"
+  [[ $((c1 - c0)) == "$want" && $(lio_xcopies) == "$want" ]] ||
+    fail "$1 -> $2 $5 bytes: $((c1 - c0)) EXTENDED COPY commands counted, $(lio_xcopies) in LIO's trace, want $want"
   assert_same "$s" "$3" "$d" "$4" "$5"
   note "$1 -> $2: $5 bytes in $((c1 - c0)) EXTENDED COPY commands"
 }

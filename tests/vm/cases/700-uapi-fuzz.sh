@@ -12,13 +12,13 @@ load_scsi_provider
 trap 'unload_providers; printf "label: dos\n" | sfdisk -q --wipe always "$d" >/dev/null 2>&1' EXIT
 s=$(role nvme-b) d=$(role scsi-hd)
 printf 'label: dos\nstart=2048, size=65536\n' | sfdisk -q "$d" || fail "sfdisk"
-blockdev --rereadpt "$d" 2>/dev/null
+blockdev --rereadpt "$d" 2>/dev/null || true
 for i in $(seq 50); do [[ -b ${d}1 ]] && break; sleep 0.1; done
 [[ -b ${d}1 ]] || fail "no partition"
 truncate -s 1M /tmp/fuzz-file
 start=$(date +%s)
-blkcopy-uapi-fuzz 20261121 10000 "$s" "$d" "${d}1" /tmp/fuzz-file > /tmp/fuzz.out 2>&1
-rc=$?
+rc=0
+blkcopy-uapi-fuzz 20261121 10000 "$s" "$d" "${d}1" /tmp/fuzz-file > /tmp/fuzz.out 2>&1 || rc=$?
 note "$(tr '\n' ';' < /tmp/fuzz.out) in $(($(date +%s) - start)) s"
 ((rc == 0)) || fail "fuzzer: $(tail -n 3 /tmp/fuzz.out)"
 grep -q '^calls 10000 undocumented-or-wrong 0$' /tmp/fuzz.out || fail "fuzzer did not finish: $(tail -n 2 /tmp/fuzz.out)"

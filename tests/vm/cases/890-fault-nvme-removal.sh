@@ -1,62 +1,87 @@
-# NVMe controller hot-removal mid-copy, through the QEMU monitor: copies
-# on nvme-hp run in a loop (offloaded as NVMe Copy) when device_del takes
-# the controller away (native PCIe hot-plug: attention button, then the
-# guest powers the slot off). Every copy must return, completed with
-# right bytes or with an error; nothing hangs; no job is left behind. The
-# controller is then added back (device_add, same image; QEMU 7.2 can only
-# attach it as the legacy drive, whose namespace has no Copy limits): the
-# provider discovers the new disk afresh (not copy-capable, not the old
-# disk's limits), the sources and the bytes around the destination are
-# unchanged, and a retried copy falls back and is correct.
-# At most 4 MiB of Copy in flight (see below).
+# NVMe controller hot-removal mid-copy, through the QEMU monitor: two
+# 64 MiB copies on nvme-hp (offloaded as NVMe Copy, at most 4 MiB of Copy
+# in flight, the device's I/O throttled to 8 MiB/s so that each takes about
+# 16 s) are running when device_del takes the controller away (native PCIe
+# hot-plug: attention button, then the guest powers the slot off).
+# QEMU's trace proves the fault struck commands in flight: Copy commands
+# submitted before the monitor began device_del and not completed by then
+# (how each ended is noted). Both copies return, each completed (its bytes
+# are compared once the controller is back) or with an error; nothing
+# hangs; no job is left behind. The controller is then added back
+# (device_add, same image; QEMU 7.2 can only attach it as the legacy drive,
+# whose namespace has no Copy limits): the provider discovers the new disk
+# afresh (not copy-capable, not the old disk's limits), the sources and the
+# bytes around the destinations are unchanged, and a retried copy falls
+# back (no Copy command in the trace) and is correct.
 unload_providers
 load_blkcopy
 insmod "$BLKCOPY_NVME_KO" max_copy_mib=4 || fail "insmod blkcopy_nvme max_copy_mib=4"
-trap 'touch /tmp/hp.stop /tmp/hp0.stop; wait 2>/dev/null; unload_providers' EXIT
+throttle() { qmp_ok "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects/hp-throttle\",\"property\":\"limits\",\"value\":{$1}}}"; }
+trap 'throttle ""; wait || true; unload_providers' EXIT
 h=$(role nvme-hp)
-M=$((1 << 20)) L=$((64 << 20)) D=$((192 << 20))
+M=$((1 << 20)) L=$((64 << 20)) D1=$((192 << 20)) D2=$((320 << 20))
 fill_random "$h" 0 $((2 * L))
-fill_random "$h" $((D - 8 * M)) $((8 * M))
-fill_random "$h" $((D + L)) $((8 * M))
-read_direct "$h" 0 $((2 * L)) | sha256sum > /tmp/hp-src.sum
-read_direct "$h" $((D - 8 * M)) $((8 * M)) > /tmp/hp-below
-read_direct "$h" $((D + L)) $((8 * M)) > /tmp/hp-above
-# Copies are offloaded and right before the fault.
-copy_loop /tmp/hp0.log /tmp/hp0.stop "$h" "$h" $L $D 0 $L
-for i in $(seq 300); do grep -q '^ok' /tmp/hp0.log 2>/dev/null && break; sleep 0.2; done
-copy_loop_end /tmp/hp0.log /tmp/hp0.stop
-grep -q '^ok .* [1-9]' /tmp/hp0.log || fail "no offloaded copy before the removal: $(cat /tmp/hp0.log)"
-# The device's I/O slowed to 8 MiB/s (4 MiB/s of copy): a 64 MiB copy
-# (64 Copy commands, at most 4 in flight) takes 16 s, so the removal (5 s
-# after the attention button) finds commands in flight and most not yet
-# issued. (An orderly removal completes what is in flight.)
-qmp_ok '{"execute":"qom-set","arguments":{"path":"/objects/hp-throttle","property":"limits","value":{"bps-total":8388608}}}'
-COPY_LOOP_VERIFY=0 copy_loop /tmp/hp.log /tmp/hp.stop "$h" "$h" $L $D 0 $L
-sleep 1
-qmp_ok '{"execute":"device_del","arguments":{"id":"nvme2"}}'
-for i in $(seq 300); do [[ -e /sys/class/block/$(basename "$h") ]] || break; sleep 0.1; done
+fill_random "$h" $((D1 - 8 * M)) $((8 * M))
+fill_random "$h" $((D1 + L)) $((D2 - D1 - L))
+fill_random "$h" $((D2 + L)) $((8 * M))
+src_sum=$(digest "$h" 0 $((2 * L)))
+save_bytes "$h" $((D1 - 8 * M)) $((8 * M)) /tmp/hp-below
+save_bytes "$h" $((D1 + L)) $((D2 - D1 - L)) /tmp/hp-between
+save_bytes "$h" $((D2 + L)) $((8 * M)) /tmp/hp-above
+# Before the fault: a copy offloaded (to exactly its blocks) and right.
+evidence_begin "$h"
+blkcopy copy "$h" "$h" --src-offset 0 --dst-offset "$D1" --length "$L" > /dev/null
+expect_offloaded "$h" 0 "$h" "$D1" "$L"
+assert_same "$h" 0 "$h" "$D1" "$L"
+
+# The fault.
+throttle '"bps-total":8388608'
+m0=$(trace_mark)
+copy_bg() {  # <n> <src off> <dst off>
+  (set +e; trap - ERR
+   timeout 120 blkcopy copy "$h" "$h" --src-offset "$2" --dst-offset "$3" --length "$L" --json > "/tmp/hp$1.out" 2>&1
+   echo $? > "/tmp/hp$1.rc") &
+}
+rm -f /tmp/hp{1,2}.{out,rc}
+copy_bg 1 "$L" "$D1"
+copy_bg 2 0 "$D2"
+for ((i = 0; i < 300; i++)); do (( $(trace_copies "$m0") >= 2 )) && break; sleep 0.1; done
+at=$(qmp_mark '{"execute":"device_del","arguments":{"id":"nvme2"}}')
+inflight=$(nvme_inflight_at "$m0" "$at")
+[[ -n $inflight ]] || fail "no Copy command was in flight when device_del began (trace lines $m0..$at)"
+for ((i = 0; i < 300; i++)); do [[ -e /sys/class/block/$(basename "$h") ]] || break; sleep 0.1; done
 [[ -e /sys/class/block/$(basename "$h") ]] && fail "namespace still present 30 s after device_del"
-note "removed: $(dmesg | grep -E 'pciehp|nvme' | tail -n 2 | tr '\n' '|')"
-copy_loop_end /tmp/hp.log /tmp/hp.stop
-qmp_ok '{"execute":"qom-set","arguments":{"path":"/objects/hp-throttle","property":"limits","value":{}}}'
-note "copies: $(copy_loop_summary /tmp/hp.log); $(grep '^error' /tmp/hp.log | head -n 2 | tr '\n' '|')"
-grep -q '^error' /tmp/hp.log || fail "no copy was in flight at the removal"
+for ((i = 0; i < 1300; i++)); do [[ -e /tmp/hp1.rc && -e /tmp/hp2.rc ]] && break; sleep 0.1; done
+[[ -e /tmp/hp1.rc && -e /tmp/hp2.rc ]] || fail "a copy did not return within 130 s of the removal"
+wait
+throttle ""
+rc1=$(cat /tmp/hp1.rc) rc2=$(cat /tmp/hp2.rc)
+((rc1 != 124 && rc2 != 124)) || fail "a copy hung: rc $rc1, $rc2"
+note "device_del began with $(echo "$inflight" | wc -l) Copy commands in flight (cids $(echo $inflight)); they ended: $(nvme_ending_after "$at" $inflight | tr '\n' ' ')"
+note "copy 1: rc $rc1 $(tr '\n' ' ' < /tmp/hp1.out); copy 2: rc $rc2 $(tr '\n' ' ' < /tmp/hp2.out)"
+((rc1 != 0 || rc2 != 0)) || note "both copies completed (the removal waited for them)"
 assert_pool_drained
 
 # Back: the same image on a new controller.
 rm -f /dev/role/nvme-hp
 qmp_ok '{"execute":"device_add","arguments":{"driver":"nvme","id":"nvme2","bus":"rp-hp","serial":"blkcopy-nvme2","drive":"nvme-hp"}}'
-for i in $(seq 300); do discover_roles; [[ -b /dev/role/nvme-hp ]] && break; sleep 0.1; done
+for ((i = 0; i < 300; i++)); do discover_roles; [[ -b /dev/role/nvme-hp ]] && break; sleep 0.1; done
 h=$(role nvme-hp)
 note "back as $h"
-[[ $(read_direct "$h" 0 $((2 * L)) | sha256sum) == "$(cat /tmp/hp-src.sum)" ]] || fail "sources changed"
-cmp -s /tmp/hp-below <(read_direct "$h" $((D - 8 * M)) $((8 * M))) || fail "bytes below the destination changed"
-cmp -s /tmp/hp-above <(read_direct "$h" $((D + L)) $((8 * M))) || fail "bytes above the destination changed"
-[[ $(blkcopy info "$h" --json) == *'"provider":"none"'* ]] || fail "re-added namespace claimed: $(blkcopy info "$h" --json)"
+[[ $(digest "$h" 0 $((2 * L))) == "$src_sum" ]] || fail "sources changed"
+assert_file_same /tmp/hp-below "$h" $((D1 - 8 * M)) $((8 * M))
+assert_file_same /tmp/hp-between "$h" $((D1 + L)) $((D2 - D1 - L))
+assert_file_same /tmp/hp-above "$h" $((D2 + L)) $((8 * M))
+# Every copy that reported success has its bytes.
+if ((rc1 == 0)); then assert_same "$h" "$L" "$h" "$D1" "$L"; fi
+if ((rc2 == 0)); then assert_same "$h" 0 "$h" "$D2" "$L"; fi
+info=$(blkcopy info "$h" --json)
+[[ $info == *'"provider":"none"'* ]] || fail "re-added namespace claimed: $info"
 grep -q "disk=$(basename "$h") .* copy=0 .*mssrl=0" /sys/kernel/debug/blkcopy_nvme/namespaces ||
   fail "re-added namespace: $(grep "disk=$(basename "$h") " /sys/kernel/debug/blkcopy_nvme/namespaces)"
-mark=$(trace_mark)
-out=$(blkcopy copy "$h" "$h" --src-offset $L --dst-offset $D --length $L --json) || fail "retry after re-adding: $out"
-[[ $(json_field "$out" bytes_offloaded) == 0 && $(trace_copies "$mark") == 0 ]] || fail "retry offloaded on a namespace without Copy limits: $out"
-assert_same "$h" $L "$h" $D $L
-cmp -s /tmp/hp-above <(read_direct "$h" $((D + L)) $((8 * M))) || fail "retry wrote past the destination"
+evidence_begin "$h"
+out=$(blkcopy copy "$h" "$h" --src-offset "$L" --dst-offset "$D1" --length "$L" --json) || fail "retry after re-adding: $out"
+[[ $(json_field "$out" bytes_offloaded) == 0 ]] || fail "retry offloaded on a namespace without Copy limits: $out"
+expect_not_offloaded
+assert_same "$h" "$L" "$h" "$D1" "$L"
+assert_file_same /tmp/hp-between "$h" $((D1 + L)) $((D2 - D1 - L))
