@@ -62,29 +62,7 @@ impl Extent {
     /// Opens `path` and checks that `off..off+len` lies within it and is
     /// not empty.
     pub fn open(path: &str, off: u64, len: u64) -> Result<Self> {
-        let meta = std::fs::metadata(path).map_err(|e| Error(format!("{path}: {e}")))?;
-        let blockdev = meta.file_type().is_block_device();
-        if !blockdev && !meta.is_file() {
-            return err(format!("{path}: not a block device or regular file"));
-        }
-        let mut o = OpenOptions::new();
-        o.read(true);
-        if blockdev {
-            o.custom_flags(libc::O_DIRECT);
-        }
-        let file = o.open(path).map_err(|e| Error(format!("{path}: {e}")))?;
-        let (size, align) = if blockdev {
-            device_geometry(&file, path)?
-        } else {
-            (meta.len(), 1)
-        };
-        if len == 0 {
-            return err(format!("{path}@{off}: empty range (nothing to compare)"));
-        }
-        match off.checked_add(len) {
-            Some(end) if end <= size => {}
-            _ => return err(format!("{path}@{off}+{len}: past the end ({size} bytes)")),
-        }
+        let (file, align, _) = open_range(path, off, len, false)?;
         Ok(Self { path: path.to_string(), file, off, len, align, bounce: AlignedBuf::new(ALIGN) })
     }
 
@@ -141,25 +119,7 @@ impl Extent {
 /// seeded from the OS for every call, so two fills never match by design.
 pub fn fill_random(path: &str, off: u64, len: u64) -> Result<()> {
     use rand::{rngs::SmallRng, RngCore, SeedableRng};
-    let meta = std::fs::metadata(path).map_err(|e| Error(format!("{path}: {e}")))?;
-    let blockdev = meta.file_type().is_block_device();
-    if !blockdev && !meta.is_file() {
-        return err(format!("{path}: not a block device or regular file"));
-    }
-    let mut o = OpenOptions::new();
-    o.write(true);
-    if blockdev {
-        o.custom_flags(libc::O_DIRECT);
-    }
-    let file = o.open(path).map_err(|e| Error(format!("{path}: {e}")))?;
-    let (size, align) = if blockdev { device_geometry(&file, path)? } else { (meta.len(), 1) };
-    if len == 0 {
-        return err(format!("{path}@{off}: empty range (nothing to fill)"));
-    }
-    match off.checked_add(len) {
-        Some(end) if end <= size => {}
-        _ => return err(format!("{path}@{off}+{len}: past the end ({size} bytes)")),
-    }
+    let (file, align, blockdev) = open_range(path, off, len, true)?;
     if off % align != 0 || len % align != 0 {
         return err(format!("{path}@{off}+{len}: not aligned to its {align}-byte blocks"));
     }
@@ -195,6 +155,36 @@ pub fn fill_random(path: &str, off: u64, len: u64) -> Result<()> {
     Ok(())
 }
 
+/// Opens `path` (a block device with O_DIRECT, or a regular file) for
+/// reading or writing `len` bytes at `off`, which must be a non-empty range
+/// within it. Returns the file, its block size for O_DIRECT (1 for a
+/// regular file) and whether it is a block device.
+fn open_range(path: &str, off: u64, len: u64, write: bool) -> Result<(File, u64, bool)> {
+    let meta = std::fs::metadata(path).map_err(|e| Error(format!("{path}: {e}")))?;
+    let blockdev = meta.file_type().is_block_device();
+    if !blockdev && !meta.is_file() {
+        return err(format!("{path}: not a block device or regular file"));
+    }
+    let mut o = OpenOptions::new();
+    if write {
+        o.write(true);
+    } else {
+        o.read(true);
+    }
+    if blockdev {
+        o.custom_flags(libc::O_DIRECT);
+    }
+    let file = o.open(path).map_err(|e| Error(format!("{path}: {e}")))?;
+    let (size, align) = if blockdev { device_geometry(&file, path)? } else { (meta.len(), 1) };
+    if len == 0 {
+        return err(format!("{path}@{off}: empty range (nothing to {})", if write { "write" } else { "compare" }));
+    }
+    match off.checked_add(len) {
+        Some(end) if end <= size => Ok((file, align, blockdev)),
+        _ => err(format!("{path}@{off}+{len}: past the end ({size} bytes)")),
+    }
+}
+
 /// Size in bytes and logical block size of an open block device.
 fn device_geometry(file: &File, path: &str) -> Result<(u64, u64)> {
     let mut size: u64 = 0;
@@ -211,26 +201,26 @@ fn device_geometry(file: &File, path: &str) -> Result<(u64, u64)> {
 }
 
 fn pread_full(file: &File, path: &str, buf: &mut [u8], at: u64) -> Result<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            let rest = &mut buf[done..];
-            // SAFETY: `rest` is valid for writes of its length.
-            let r = unsafe {
-                libc::pread(file.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len(), (at + done as u64) as libc::off_t)
-            };
-            if r < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return err(format!("{path}: read at {}: {e}", at + done as u64));
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: `rest` is valid for writes of its length.
+        let r = unsafe {
+            libc::pread(file.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len(), (at + done as u64) as libc::off_t)
+        };
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
             }
-            if r == 0 {
-                break;
-            }
-            done += r as usize;
+            return err(format!("{path}: read at {}: {e}", at + done as u64));
         }
-        Ok(done)
+        if r == 0 {
+            break;
+        }
+        done += r as usize;
+    }
+    Ok(done)
 }
 
 impl Extent {
