@@ -70,6 +70,11 @@ impl Extent {
         self.len
     }
 
+    /// `path@off+len`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{}@{}+{}", self.path, self.off, self.len)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -221,12 +226,6 @@ fn pread_full(file: &File, path: &str, buf: &mut [u8], at: u64) -> Result<usize>
         done += r as usize;
     }
     Ok(done)
-}
-
-impl Extent {
-    pub fn describe(&self) -> String {
-        format!("{}@{}+{}", self.path, self.off, self.len)
-    }
 }
 
 /// A heap buffer aligned for O_DIRECT.
