@@ -78,6 +78,7 @@ for ((i = 0; i < 600; i++)); do
   sleep 0.1
 done
 copy_loop_end /tmp/fl.log /tmp/fl.stop
+assert_pool_drained
 note "intermittent: $(copy_loop_summary /tmp/fl.log)"
 if grep '^error' /tmp/fl.log | grep -v 'Input/output error' | head -n 3 | grep .; then fail "a copy failed with something other than EIO"; fi
 grep -q '^ok' /tmp/fl.log && grep -q '^error' /tmp/fl.log || fail "want both outcomes: $(tr '\n' ' ' < /tmp/fl.log)"
@@ -99,3 +100,4 @@ b=$(json_field "$out" bytes_offloaded)
 ((b == 32 * MB)) || fail "want the second half offloaded, the first by the fallback: $out"
 expect_device_copied --rejected 1 "$s" $((32 * MB)) "$v" $((32 * MB)) $((32 * MB))
 note "rejected command: $b of $((64 * MB)) bytes offloaded, the rest by the fallback"
+assert_pool_drained

@@ -63,5 +63,6 @@ if grep -q '^error' /tmp/rm-n.log /tmp/rm-l.log; then fail "copies failed: $(gre
 (( $(lio_xcopies) > 0 )) || fail "no LIO copy was offloaded during the rounds (LIO's trace)"
 (($(grep -c '^ok' /tmp/rm-n.log) >= 3 && $(grep -c '^ok' /tmp/rm-l.log) >= 3)) || fail "too few copies ran"
 ((gone > 0)) || fail "no provider could be unloaded"
+assert_pool_drained
 remove_volumes
 for m in blkcopy_nvme blkcopy_scsi blkcopy_linear blkcopy; do rmmod $m || fail "rmmod $m at the end"; done
