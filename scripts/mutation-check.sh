@@ -34,6 +34,7 @@ for m in "${muts[@]}"; do
   log "mutation $m: VM suite"
   pats=${BLKCOPY_MUTATION_CASES:-}
   scripts/vm.sh "$kdir" "$run" "tests${pats:+:$pats}" 1500 > "$run/vm.out" 2>&1
+  sed -i 's/\r$//' "$run/vm.out"   # serial console CRLF endings
   caught=$(grep -E '^FAIL ' "$run/vm.out" | awk '{print $2}' | tr '\n' ' ')
   ran=$(grep -cE '^(PASS|FAIL|SKIP) ' "$run/vm.out")
   grep -E '^FAIL ' -A 3 "$run/vm.out" | grep -E '^    [^|]' | head -n 20 > "$run/reasons.txt"

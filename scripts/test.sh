@@ -100,6 +100,9 @@ vm_suite() {
   for n in tests/vm/canaries/*.sh; do want+=("canary-$(basename "$n" .sh)"); done
   [[ $variant == debug ]] && want+=(kmemleak)
   scripts/vm.sh "$kdir" "$run" "tests${pats:+:$pats}" "$limit" > "$run/vm.out" 2>&1; vmrc=$?
+  # The guest's lines arrive through the serial console with CRLF endings:
+  # "PASS kmemleak\r" must match "PASS kmemleak" like any other result.
+  sed -i 's/\r$//' "$run/vm.out"
   local sfx=; [[ $variant == test ]] || sfx=" [$variant]"
   for n in "${want[@]}"; do
     line=$(grep -E "^(PASS|FAIL|SKIP) $n( |:|$)" "$run/vm.out" | head -n 1)
