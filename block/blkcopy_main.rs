@@ -23,6 +23,10 @@ mod kernel_ext;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../logic/src/extent.rs"]
 mod extent;
+mod fallback_mem;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../logic/src/landing.rs"]
+mod landing;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../logic/src/pairing.rs"]
 mod pairing;
@@ -65,6 +69,9 @@ struct Core {
     registry: route::Registry,
     #[pin]
     stats: stats::Registry,
+    /// The fallback's memory reserve.
+    #[pin]
+    reserve: fallback_mem::Reserve,
 }
 
 /// The core, published once it is initialised and withdrawn before it is
@@ -90,6 +97,10 @@ pub(crate) fn registry() -> &'static route::Registry {
 
 pub(crate) fn stats_registry() -> &'static stats::Registry {
     &core_ref().stats
+}
+
+pub(crate) fn fallback_reserve() -> &'static fallback_mem::Reserve {
+    &core_ref().reserve
 }
 
 pub(crate) fn workqueue() -> &'static Queue {
@@ -126,6 +137,7 @@ impl kernel::Module for BlkCopyModule {
                 bioset <- BioSet::new(64),
                 registry <- route::Registry::new(),
                 stats <- stats::Registry::new(),
+                reserve <- fallback_mem::Reserve::new()?,
             }),
             GFP_KERNEL,
         )?;
@@ -180,8 +192,9 @@ pub unsafe extern "C" fn blkcopy_copy(
     let (Some(s), Some(d), Some(f)) = (NonNull::new(src), NonNull::new(dst), end_io) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: the caller keeps both devices open (function contract).
-    let (s, d) = unsafe { (Bdev::from_raw(s), Bdev::from_raw(d)) };
+    // SAFETY: the caller keeps both devices open until `end_io` has been
+    // called (function contract).
+    let (s, d): (Bdev<'static>, Bdev<'static>) = unsafe { (Bdev::from_raw(s), Bdev::from_raw(d)) };
     let all = bindings::BLKCOPY_OFFLOAD_ONLY | bindings::BLKCOPY_NO_OFFLOAD;
     if flags & !all != 0 || flags == all {
         return EINVAL.to_errno();
@@ -195,7 +208,8 @@ pub unsafe extern "C" fn blkcopy_copy(
     if let Err((_, e)) = range::check_ranges(&r, &ioctl::geom(s), &ioctl::geom(d)) {
         return ioctl::range_errno(e).to_errno();
     }
-    match job::CopyJob::start(s, d, &r, flags, job::Notify::Callback { f, private }) {
+    // SAFETY: open until `end_io` is called, which is the job's notify.
+    match unsafe { job::CopyJob::start(s, d, &r, flags, job::Notify::Callback { f, private }) } {
         Ok(_) => 0,
         Err(e) => e.to_errno(),
     }
@@ -385,8 +399,8 @@ pub unsafe extern "C" fn blkcopy_kcopyd_copy(
     if num_dests == 0 || num_dests as usize > kcopyd::MAX_REGIONS || flags & !bindings::BLKCOPY_KCOPYD_IGNORE_ERROR != 0 {
         return EINVAL.to_errno();
     }
-    let region = |r: &bindings::blkcopy_region| -> Option<(Bdev, u64, u64)> {
-        // SAFETY: the caller keeps the device open (contract).
+    let region = |r: &bindings::blkcopy_region| -> Option<(Bdev<'static>, u64, u64)> {
+        // SAFETY: the caller keeps the device open until notified (contract).
         NonNull::new(r.bdev).map(|b| (unsafe { Bdev::from_raw(b) }, r.sector, r.count))
     };
     // SAFETY: per the contract, valid regions.

@@ -11,7 +11,7 @@ use kernel::prelude::*;
 use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::UserSlice;
 
-use crate::job::{CopyJob, Notify, Waiter};
+use crate::job::{Located, CopyJob, Notify, Waiter};
 use crate::kernel_ext::bindings;
 use crate::kernel_ext::block::{Bdev, BdevFile};
 use crate::range::{check_ranges, CopyRange, DevGeom, RangeError};
@@ -32,7 +32,7 @@ pub(crate) const BLKCOPY: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_args>(b
 pub(crate) const BLKCOPY_INFO: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_info>(bindings::BLKCOPY_IOC_MAGIC, 2);
 
 /// What the range checks know about a device.
-pub(crate) fn geom(b: Bdev) -> DevGeom {
+pub(crate) fn geom(b: Bdev<'_>) -> DevGeom {
     DevGeom { size: b.size(), lbs: b.logical_block_size(), disk: b.disk() as u64, start: b.start_sect() << 9 }
 }
 
@@ -92,7 +92,10 @@ pub(crate) fn copy(arg: usize) -> Result<isize> {
     }
 
     let waiter = Waiter::new()?;
-    let job = CopyJob::start(sb, db, &ranges, a.flags, Notify::Waiter(waiter.clone()))?;
+    // SAFETY: `src` and `dst` hold the devices open until this function
+    // returns, and `drive` returns only once the job has notified the
+    // waiter (after what was in flight has ended, on a fatal signal too).
+    let job = unsafe { CopyJob::start(sb, db, &ranges, a.flags, Notify::Waiter(waiter.clone())) }?;
     // Until it ends, or a fatal signal stops it (then after what is in
     // flight has ended); the copied prefix is reported either way.
     job.drive();
@@ -127,35 +130,58 @@ pub(crate) fn info(arg: usize) -> Result<isize> {
     let reg = crate::registry();
     a.logical_block_size = b.logical_block_size();
     a.capacity = b.size();
-    match reg.limits(b.disk()) {
-        Some(lim) => {
-            a.provider = lim.provider_id;
-            a.max_copy_bytes = lim.max_bytes;
-            a.max_ranges = lim.max_src_ranges;
+    let f2 = match a.fd2 {
+        -1 => None,
+        fd2 if fd2 >= 0 => Some(BdevFile::from_fd(fd2)?),
+        _ => return Err(EINVAL),
+    };
+    // Where each device's blocks land below stacking layers and
+    // partitions: the disks whose providers copy them.
+    let located = Located::new(b)?;
+    let below = located.disks();
+    let has_provider = |d: u64| reg.limits(d as *mut bindings::gendisk);
+    a.provider = bindings::BLKCOPY_PROVIDER_NONE;
+    a.max_copy_bytes = 0;
+    a.max_ranges = 0;
+    // Stacked: some part lands on another disk (a layer remapped it).
+    let stacked = below.iter().any(|&d| d != b.disk() as u64);
+    if stacked && below.iter().any(|&d| has_provider(d).is_some()) {
+        a.provider = bindings::BLKCOPY_PROVIDER_STACKED;
+    }
+    // The limits every disk below allows (none unless all have a provider).
+    let mut all = Some((u64::MAX, u32::MAX, bindings::BLKCOPY_PROVIDER_NONE));
+    for &d in below.iter() {
+        all = match (all, has_provider(d)) {
+            (Some((bytes, ranges, _)), Some(l)) => Some((bytes.min(l.max_bytes), ranges.min(l.max_src_ranges), l.provider_id)),
+            _ => None,
+        };
+    }
+    if let (Some((bytes, ranges, id)), false) = (all, below.is_empty()) {
+        if !stacked {
+            a.provider = id;
         }
-        None => {
-            a.provider = bindings::BLKCOPY_PROVIDER_NONE;
-            a.max_copy_bytes = 0;
-            a.max_ranges = 0;
-        }
+        a.max_copy_bytes = bytes;
+        a.max_ranges = ranges;
     }
     a.pair_offload = 0;
     a.pair_reason = bindings::BLKCOPY_REASON_NONE;
-    if a.fd2 >= 0 {
-        let f2 = BdevFile::from_fd(a.fd2)?;
+    if let Some(f2) = &f2 {
         let b2 = f2.bdev();
+        let located2 = Located::new(b2)?;
+        let below2 = located2.disks();
+        // Offloadable when every part of the first device can be copied
+        // to every part of the second: the verdict for whole devices
+        // (a copy's `bytes_offloaded` is the answer for its ranges).
         a.pair_reason = if b.logical_block_size() != b2.logical_block_size() {
             bindings::BLKCOPY_REASON_BLOCK_SIZE
-        } else if reg.limits(b.disk()).is_none() || reg.limits(b2.disk()).is_none() {
+        } else if below.iter().any(|&d| has_provider(d).is_none()) || below2.iter().any(|&d| has_provider(d).is_none()) {
             bindings::BLKCOPY_REASON_NO_PROVIDER
-        } else if !reg.pair_possible(b.disk(), b2.disk()) {
+        } else if below.iter().any(|&s| below2.iter().any(|&d| !reg.pair_possible(s as *mut _, d as *mut _))) {
             bindings::BLKCOPY_REASON_CROSS_DEVICE
         } else {
             a.pair_offload = 1;
             bindings::BLKCOPY_REASON_NONE
         };
-    } else if a.fd2 != -1 {
-        return Err(EINVAL);
     }
     writer.write(&a)?;
     Ok(0)

@@ -9,12 +9,18 @@
 //! lock-free completion list and queue the work; everything else happens in
 //! the work function, one step at a time:
 //!
-//! 1. `Start`: unless offload is disabled, the read halves go down the stack
-//!    (one `REQ_OP_COPY_READ` bio per segment: a caller's range, in pieces
-//!    of at most 1 GiB).
-//! 2. `ReadHalves`: once they all ended, the write halves go down, one per
-//!    pair (consecutive segments with contiguous destinations, up to 1 GiB)
-//!    whose read halves recorded a source.
+//! 1. `Start`: the read halves go down the stack (one `REQ_OP_COPY_READ`
+//!    bio per segment: a caller's range, in pieces of at most 1 GiB), and
+//!    with them a locating write half per pair (consecutive segments with
+//!    contiguous destinations, up to 1 GiB). Neither does I/O: each piece
+//!    records where it lands on the disk at the bottom, and a read half
+//!    also records its source in its pair's token (unless offload is
+//!    disabled: then the read halves only locate too).
+//! 2. `ReadHalves`: once they all ended, the landings are checked
+//!    (`landing::first_conflict`): a destination overlapping the source or
+//!    another destination on a disk below ends the job with `EINVAL`,
+//!    before anything was written. Then the write halves go down, one per
+//!    pair whose read halves recorded a source.
 //! 3. `WriteHalves`: once they all ended, what the device copied is known.
 //! 4. `Fallback`: every byte not offloaded is copied by reads and writes
 //!    through a bounded set of buffers, chunk by chunk, pipelined.
@@ -25,17 +31,20 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::new_mutex;
-use kernel::page::{Page, PAGE_SIZE};
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow, Mutex};
 use kernel::types::Opaque;
 use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 
 use crate::extent::ExtentSet;
+use crate::fallback_mem::{Buffer, RESERVE_CHUNK};
 use crate::kernel_ext::bindings;
 use crate::kernel_ext::bio::Bio;
 use crate::kernel_ext::block::Bdev;
 use crate::kernel_ext::completion::Completion;
+use crate::kernel_ext::NoIo;
+use crate::landing::{self, Landing};
 use crate::pairing::Sources;
 use crate::range::CopyRange;
 use crate::route::{self, Reason};
@@ -50,10 +59,16 @@ pub(crate) const TOKEN_EXTENTS: usize = 16;
 pub(crate) const FB_CHUNK: usize = 1 << 20;
 /// Fallback: chunks in flight per job (reads and writes pipelined).
 pub(crate) const FB_DEPTH: usize = 4;
+/// Extents of copied bytes a job tracks (its fallback's work list has at
+/// most one more gap).
+const COPIED_EXTENTS: usize = 128;
 
 /// Caller-visible flags (same bits as the uAPI's).
 pub(crate) const FLAG_OFFLOAD_ONLY: u32 = bindings::BLKCOPY_FLAG_OFFLOAD_ONLY;
 pub(crate) const FLAG_NO_OFFLOAD: u32 = bindings::BLKCOPY_FLAG_NO_OFFLOAD;
+/// Internal (never from a caller's flags): only locate where the ranges
+/// land below the stacking layers ([`locate`]); copies and counts nothing.
+const FLAG_LOCATE: u32 = 1 << 31;
 
 /// What a finished job reports.
 #[derive(Clone, Copy, Debug, Default)]
@@ -166,8 +181,9 @@ unsafe impl Send for Hold {}
 #[derive(Clone, Copy)]
 pub(crate) enum IoKind {
     /// A piece of a pair's read or write half; `off` is its offset
-    /// within the pair's destination run.
-    Half { pair: u32, off: u64, write: bool },
+    /// within the pair's destination run. A locating half only records
+    /// where it lands (`CopyJob::record_landing`) and ends.
+    Half { pair: u32, off: u64, write: bool, locate: bool },
     /// Fallback I/O of slot `slot`: `len` bytes at logical offset `loff`.
     FbRead { slot: u8, loff: u64, len: u32 },
     FbWrite { slot: u8, loff: u64, len: u32 },
@@ -190,6 +206,19 @@ struct Routing {
     /// Mappings stacking layers keep in force for the offload attempt.
     #[pin]
     holds: Mutex<KVec<Hold>>,
+    /// Where the source and destination pieces landed, and whether a
+    /// landing could not be recorded (no memory: the copy is refused).
+    #[pin]
+    landings: Mutex<KVec<Landing>>,
+    landing_lost: AtomicBool,
+}
+
+/// A job's place in the fallback reserve's list of waiting jobs
+/// (`fallback_mem::Reserve`).
+struct ReserveWait {
+    link: Opaque<bindings::llist_node>,
+    /// On the list (then the list holds a reference to the job).
+    waiting: AtomicBool,
 }
 
 /// Halves taken off a job's routing queue, oldest first.
@@ -251,7 +280,7 @@ enum Phase {
 }
 
 struct Slot {
-    pages: KVec<Page>,
+    buf: Buffer,
     busy: bool,
 }
 
@@ -265,12 +294,14 @@ struct State {
     /// frame.)
     offloaded: KBox<ExtentSet<64>>,
     /// Logical bytes copied (offloaded or by the fallback).
-    copied: KBox<ExtentSet<128>>,
+    copied: KBox<ExtentSet<COPIED_EXTENTS>>,
     /// Fallback work: uncopied logical extents, and the cursor in them.
     todo: KVec<(u64, u64)>,
     todo_idx: usize,
     todo_pos: u64,
     slots: KVec<Slot>,
+    /// Buffers the fallback would use (up to [`FB_DEPTH`]).
+    want: usize,
     /// Bytes of each fallback buffer: [`FB_CHUNK`], or less for a job
     /// with less to copy.
     chunk: usize,
@@ -279,13 +310,16 @@ struct State {
     reasons: [u64; Reason::COUNT],
     /// A read of the source failed.
     read_failed: bool,
+    /// The caller's notification, taken by the step that finished the job
+    /// and delivered after the state lock is released.
+    ending: Option<(Notify, CopyResult)>,
 }
 
 /// A copy job.
 #[pin_data]
 pub(crate) struct CopyJob {
-    src: Bdev,
-    dst: Bdev,
+    src: Bdev<'static>,
+    dst: Bdev<'static>,
     flags: u32,
     segs: KVec<Seg>,
     pairs: KVec<Pair>,
@@ -310,6 +344,8 @@ pub(crate) struct CopyJob {
     notify: Mutex<Option<Notify>>,
     #[pin]
     routing: Routing,
+    /// Waiting for a buffer of the fallback's reserve.
+    reserve_wait: ReserveWait,
     #[pin]
     work: Work<CopyJob>,
 }
@@ -333,14 +369,22 @@ impl WorkItem for CopyJob {
 
 impl CopyJob {
     /// Starts copying `ranges` (validated by the caller) from `src` to
-    /// `dst`. `src` and `dst` must stay open until `notify` has been told.
-    pub(crate) fn start(
-        src: Bdev,
-        dst: Bdev,
+    /// `dst`.
+    ///
+    /// # Safety
+    ///
+    /// `src` and `dst` stay open until `notify` has been told (the job's
+    /// last I/O has ended by then).
+    pub(crate) unsafe fn start(
+        src: Bdev<'_>,
+        dst: Bdev<'_>,
         ranges: &[CopyRange],
         flags: u32,
         notify: Notify,
     ) -> Result<Arc<CopyJob>> {
+        // SAFETY: open until the job notifies (the contract), and the job
+        // uses them only until then.
+        let (src, dst) = unsafe { (src.assume_open(), dst.assume_open()) };
         let driver = match &notify {
             Notify::Waiter(w) => Some(w.clone()),
             _ => None,
@@ -395,23 +439,31 @@ impl CopyJob {
             status: 0,
             offloaded: KBox::new_uninit(GFP_KERNEL)?.write(ExtentSet::new()),
             copied: KBox::new_uninit(GFP_KERNEL)?.write(ExtentSet::new()),
-            todo: KVec::new(),
+            // Room for the fallback's work, taken now: nothing on the
+            // fallback's path allocates but its buffers.
+            todo: KVec::with_capacity(COPIED_EXTENTS + 1, GFP_KERNEL)?,
             todo_idx: 0,
             todo_pos: 0,
-            slots: KVec::new(),
+            slots: KVec::with_capacity(FB_DEPTH, GFP_KERNEL)?,
+            want: 0,
             chunk: FB_CHUNK,
             emulated: 0,
             reasons: [0; Reason::COUNT],
             read_failed: false,
+            ending: None,
         };
         let cmd_ranges = KBox::new_uninit(GFP_KERNEL)?.write(
             core::array::from_fn(|_| bindings::blkcopy_src_range::default()),
         );
+        // Room for every piece's landing unless layers split them.
+        let landings = KVec::with_capacity(segs.len() + pairs.len(), GFP_KERNEL)?;
         let routing = pin_init!(Routing {
             queue: Opaque::new(bindings::llist_head { first: core::ptr::null_mut() }),
             active: AtomicBool::new(false),
             cmd_ranges <- new_mutex!(cmd_ranges),
             holds <- new_mutex!(KVec::new()),
+            landings <- new_mutex!(landings),
+            landing_lost: AtomicBool::new(false),
         });
         let job = Arc::pin_init(
             pin_init!(CopyJob {
@@ -431,11 +483,17 @@ impl CopyJob {
                 driven: AtomicBool::new(inline),
                 notify <- new_mutex!(Some(notify)),
                 routing <- routing,
+                reserve_wait: ReserveWait {
+                    link: Opaque::new(bindings::llist_node { next: core::ptr::null_mut() }),
+                    waiting: AtomicBool::new(false),
+                },
                 work <- new_work!("CopyJob::work"),
             }),
             GFP_KERNEL,
         )?;
-        stats::job_started();
+        if flags & FLAG_LOCATE == 0 {
+            stats::job_started();
+        }
         // A job with a waiting process is stepped by `drive`, first step
         // included: not from here, whose frame holds the job's state while
         // it is built (stacking layers and the device driver below need
@@ -527,12 +585,23 @@ impl CopyJob {
     }
 
     fn step(self: &Arc<Self>) {
+        // The caller is told with no lock of the job held, as dm-kcopyd
+        // calls its notify functions: a callback may start copies, take
+        // its own locks, or drop the last reference to the job.
+        if let Some((notify, res)) = self.step_locked() {
+            Self::notify(notify, &res);
+        }
+    }
+
+    /// Steps under the state lock; returns the caller's notification once
+    /// the job has finished.
+    fn step_locked(self: &Arc<Self>) -> Option<(Notify, CopyResult)> {
         let mut st = self.state.lock();
         loop {
             self.stepping.store(true, Ordering::SeqCst);
             if st.phase == Phase::Done {
                 self.stepping.store(false, Ordering::SeqCst);
-                return;
+                return st.ending.take();
             }
             // SAFETY: `done` is a valid llist head; the nodes on it are the
             // `node` fields of `BioCtx`s of bios handed to `end_io`.
@@ -547,7 +616,7 @@ impl CopyJob {
             self.stepping.store(false, Ordering::SeqCst);
             // SAFETY: as above.
             if !again && unsafe { bindings::blkcopy_llist_empty(self.done.get()) } {
-                return;
+                return st.ending.take();
             }
         }
     }
@@ -558,7 +627,9 @@ impl CopyJob {
         let ok = bio.status() == 0;
         let kind = bio.ctx().kind;
         match kind {
-            IoKind::Half { pair, off, write } => {
+            // Locating halves copy nothing; where they landed is recorded.
+            IoKind::Half { locate: true, .. } => {}
+            IoKind::Half { pair, off, write, locate: false } => {
                 let len = u64::from(bio.size());
                 let s = self.pairs[pair as usize];
                 if !ok {
@@ -628,16 +699,20 @@ impl CopyJob {
         loop {
             match st.phase {
                 Phase::Start => {
-                    if self.flags & FLAG_NO_OFFLOAD != 0 {
-                        st.reasons[Reason::Disabled as usize] += self.total;
-                        st.phase = Phase::Fallback;
-                        continue;
-                    }
                     st.phase = Phase::ReadHalves;
+                    let locate_only = self.flags & (FLAG_NO_OFFLOAD | FLAG_LOCATE) != 0;
                     for i in 0..self.segs.len() {
-                        if let Err(e) = self.submit_read_half(i) {
+                        if let Err(e) = self.submit_read_half(i, locate_only) {
                             st.status = e.to_errno();
                             break;
+                        }
+                    }
+                    for i in 0..self.pairs.len() {
+                        if st.status != 0 {
+                            break;
+                        }
+                        if let Err(e) = self.submit_write_half(i, true) {
+                            st.status = e.to_errno();
                         }
                     }
                     return !self.busy();
@@ -646,16 +721,39 @@ impl CopyJob {
                     if self.busy() {
                         return false;
                     }
+                    if self.flags & FLAG_LOCATE != 0 {
+                        // The layers' holds stay until the caller is done
+                        // with the disks (`Located`).
+                        st.phase = Phase::Done;
+                        continue;
+                    }
+                    if st.status == 0 {
+                        if let Err(e) = self.check_landings() {
+                            st.status = e.to_errno();
+                        }
+                    }
+                    if st.status != 0 {
+                        // Nothing was written: the copy ends here.
+                        st.phase = Phase::Done;
+                        continue;
+                    }
+                    if self.flags & FLAG_NO_OFFLOAD != 0 {
+                        st.reasons[Reason::Disabled as usize] += self.total;
+                        self.release_holds();
+                        st.phase = Phase::Fallback;
+                        continue;
+                    }
                     st.phase = Phase::WriteHalves;
                     let cancelled = self.cancel.load(Ordering::Acquire);
                     for i in 0..self.pairs.len() {
-                        if st.status != 0 || cancelled {
+                        if cancelled {
                             break;
                         }
                         let has_src = self.tokens.lock()[i].recorded() > 0;
                         if has_src {
-                            if let Err(e) = self.submit_write_half(i) {
+                            if let Err(e) = self.submit_write_half(i, false) {
                                 st.status = e.to_errno();
+                                break;
                             }
                         }
                     }
@@ -677,6 +775,12 @@ impl CopyJob {
                         if let Err(e) = self.plan_fallback(st) {
                             st.status = e.to_errno();
                         }
+                    }
+                    let work_left = st.todo_idx < st.todo.len();
+                    if st.status == 0 && !self.cancel.load(Ordering::Acquire) && work_left && st.slots.is_empty() {
+                        // None when memory is short and the reserve is
+                        // empty: the job is kicked when a buffer is back.
+                        self.take_buffers(st);
                     }
                     if st.status == 0 && !self.cancel.load(Ordering::Acquire) {
                         if let Err(e) = self.fill_slots(st) {
@@ -707,7 +811,7 @@ impl CopyJob {
     /// function has accounted its end.
     pub(crate) fn alloc_bio(
         self: &Arc<Self>,
-        bdev: Bdev,
+        bdev: Bdev<'static>,
         nr_vecs: u16,
         op: u32,
         sector: u64,
@@ -726,11 +830,11 @@ impl CopyJob {
     }
 
     /// Sends segment `i`'s read half down the stack: it records where the
-    /// segment's source is in its pair's token.
-    fn submit_read_half(self: &Arc<Self>, i: usize) -> Result {
+    /// segment's source lands and, unless `locate`, in its pair's token.
+    fn submit_read_half(self: &Arc<Self>, i: usize, locate: bool) -> Result {
         let s = self.segs[i];
         let off = s.lstart - self.pairs[s.pair as usize].lstart;
-        let kind = IoKind::Half { pair: s.pair, off, write: false };
+        let kind = IoKind::Half { pair: s.pair, off, write: false, locate };
         let op = bindings::blkcopy_req_op_REQ_OP_COPY_READ;
         let mut bio = self.alloc_bio(self.src, 0, op, s.src >> 9, kind, Reason::NoProvider)?;
         bio.set_size(s.len as u32);
@@ -738,10 +842,11 @@ impl CopyJob {
         Ok(())
     }
 
-    /// Sends pair `i`'s write half down the stack.
-    fn submit_write_half(self: &Arc<Self>, i: usize) -> Result {
+    /// Sends pair `i`'s write half down the stack (`locate`: only to
+    /// record where the destination lands).
+    fn submit_write_half(self: &Arc<Self>, i: usize, locate: bool) -> Result {
         let p = self.pairs[i];
-        let kind = IoKind::Half { pair: i as u32, off: 0, write: true };
+        let kind = IoKind::Half { pair: i as u32, off: 0, write: true, locate };
         let op = bindings::blkcopy_req_op_REQ_OP_COPY_WRITE;
         let mut bio = self.alloc_bio(self.dst, 0, op, p.dst >> 9, kind, Reason::NoProvider)?;
         bio.set_size(p.len as u32);
@@ -753,6 +858,42 @@ impl CopyJob {
     /// at the bottom of the stack). `pos` is a byte offset on `disk`.
     pub(crate) fn record_source(&self, pair: u32, off: u64, len: u64, disk: u64, pos: u64) -> bool {
         self.tokens.lock()[pair as usize].record(off, len, disk, pos).is_ok()
+    }
+
+    /// Records where a piece of the source or destination lands (called by
+    /// the router at the bottom of the stack). `pos` is a byte offset on
+    /// `disk`.
+    pub(crate) fn record_landing(&self, disk: u64, pos: u64, len: u64, dst: bool) {
+        let l = Landing { disk, start: pos, len, dst };
+        // Routing runs on the I/O path (the job's work item among others).
+        let _noio = NoIo::enter();
+        if self.routing.landings.lock().push(l, GFP_KERNEL).is_err() {
+            self.routing.landing_lost.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether the copy may write: every piece landed where no destination
+    /// overlaps a source or another destination (`EINVAL` otherwise, and
+    /// `ENOMEM` when a landing could not be recorded).
+    fn check_landings(&self) -> Result {
+        if self.routing.landing_lost.load(Ordering::Acquire) {
+            return Err(ENOMEM);
+        }
+        let mut landings = self.routing.landings.lock();
+        match landing::first_conflict(&mut landings) {
+            None => Ok(()),
+            Some((a, b)) => {
+                pr_debug!(
+                    "copy refused: destination overlaps {} on the disk below ({}+{} and {}+{} bytes)\n",
+                    if a.dst && b.dst { "another destination" } else { "the source" },
+                    a.start,
+                    a.len,
+                    b.start,
+                    b.len
+                );
+                Err(EINVAL)
+            }
+        }
     }
 
     /// Queues a half of this job for routing. True when the caller is to
@@ -810,23 +951,24 @@ impl CopyJob {
         f(&self.tokens.lock()[pair as usize])
     }
 
-    /// Computes the fallback's work list and takes its buffers.
+    /// Computes the fallback's work list and the size of its buffers (no
+    /// allocation: the list's room was taken when the job was created).
     fn plan_fallback(&self, st: &mut State) -> Result {
-        let gaps: KVec<(u64, u64)> = {
-            let mut v = KVec::new();
-            for g in st.copied.gaps(self.total) {
-                v.push(g, GFP_KERNEL)?;
-            }
-            v
-        };
-        st.todo = gaps;
+        // SAFETY: the elements are `Copy`: nothing to drop.
+        unsafe { st.todo.set_len(0) };
         st.todo_idx = 0;
         st.todo_pos = 0;
+        for g in st.copied.gaps(self.total) {
+            // The set has at most its capacity of extents, so at most one
+            // more gap: within the list's capacity.
+            st.todo.push(g, GFP_KERNEL)?;
+        }
         if st.todo.is_empty() {
             return Ok(());
         }
         if self.flags & FLAG_OFFLOAD_ONLY != 0 {
-            st.todo = KVec::new();
+            // SAFETY: as above.
+            unsafe { st.todo.set_len(0) };
             return Err(crate::kernel_ext::code::eopnotsupp());
         }
         // Buffers of FB_CHUNK bytes, or fewer pages for less work (still a
@@ -835,32 +977,70 @@ impl CopyJob {
         let lbs = self.src.logical_block_size().max(self.dst.logical_block_size()).max(1) as usize;
         let chunk = (todo_bytes.min(FB_CHUNK as u64) as usize).next_multiple_of(PAGE_SIZE).next_multiple_of(lbs);
         st.chunk = chunk.min(FB_CHUNK);
-        let npages = st.chunk / PAGE_SIZE;
-        let want = FB_DEPTH.min(todo_bytes.div_ceil(st.chunk as u64) as usize);
-        for i in 0..want {
-            // The pool bounds the memory of all jobs together; every job
-            // gets at least one buffer so that it makes progress.
-            if i > 0 && !stats::pool_reserve(npages) {
-                break;
-            } else if i == 0 {
-                stats::pool_force(npages);
-            }
-            let mut pages = KVec::with_capacity(npages, GFP_KERNEL)?;
-            for _ in 0..npages {
-                match Page::alloc_page(GFP_KERNEL) {
-                    Ok(p) => pages.push(p, GFP_KERNEL)?,
-                    Err(_) => {
-                        stats::pool_release(npages);
-                        if st.slots.is_empty() {
-                            return Err(ENOMEM);
-                        }
-                        return Ok(());
-                    }
-                }
-            }
-            st.slots.push(Slot { pages, busy: false }, GFP_KERNEL)?;
-        }
+        st.want = FB_DEPTH.min(todo_bytes.div_ceil(st.chunk as u64) as usize);
         Ok(())
+    }
+
+    /// Takes the fallback's buffers: up to `want` from the pool (the first
+    /// regardless of its limit, so that every job makes progress), or,
+    /// when not even one can be allocated, one of the reserve's.
+    fn take_buffers(self: &Arc<Self>, st: &mut State) {
+        let npages = st.chunk / PAGE_SIZE;
+        for i in 0..st.want {
+            let Some(buf) = Buffer::alloc(npages, i == 0) else { break };
+            // Within the room taken when the job was created.
+            if st.slots.push(Slot { buf, busy: false }, GFP_KERNEL).is_err() {
+                break;
+            }
+        }
+        if !st.slots.is_empty() {
+            return;
+        }
+        let lbs = self.src.logical_block_size().max(self.dst.logical_block_size()) as usize;
+        if lbs > RESERVE_CHUNK {
+            // No reserve buffer holds a block: wait for memory instead.
+            st.status = ENOMEM.to_errno();
+            return;
+        }
+        if let Some(buf) = crate::fallback_reserve().take(self) {
+            st.chunk = st.chunk.min(RESERVE_CHUNK);
+            let _ = st.slots.push(Slot { buf, busy: false }, GFP_KERNEL);
+        }
+    }
+
+    /// Waits for a reserve buffer: `head` is the reserve's list of waiting
+    /// jobs (used under its lock). The job is kicked when a buffer is back.
+    pub(crate) fn wait_for_reserve(self: &Arc<Self>, head: *mut bindings::llist_head) {
+        if self.reserve_wait.waiting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let raw = Arc::into_raw(self.clone());
+        // SAFETY: `raw` is a live job whose link is unused while `waiting`
+        // (set above) is; the list keeps the reference `into_raw` gave.
+        unsafe { bindings::blkcopy_llist_add((*raw).reserve_wait.link.get(), head) };
+    }
+
+    /// Kicks the jobs of a list of waiting jobs taken off the reserve.
+    ///
+    /// # Safety
+    ///
+    /// `node` heads a list of reserve links of jobs queued by
+    /// `wait_for_reserve`, each owning the reference it took.
+    pub(crate) unsafe fn reserve_waiters_kick(mut node: *mut bindings::llist_node) {
+        while !node.is_null() {
+            let off = core::mem::offset_of!(CopyJob, reserve_wait.link);
+            // SAFETY: per the contract `node` is a job's reserve link:
+            // the job starts `off` bytes before it; `next` is read before
+            // the job may be released.
+            let job = unsafe {
+                let next = (*node).next;
+                let job = Arc::from_raw((node as *const u8).sub(off) as *const CopyJob);
+                node = next;
+                job
+            };
+            job.reserve_wait.waiting.store(false, Ordering::Release);
+            job.kick();
+        }
     }
 
     /// Starts reads into every idle buffer while work remains.
@@ -910,7 +1090,7 @@ impl CopyJob {
         let npages = (len as usize).div_ceil(PAGE_SIZE);
         let mut bio = self.alloc_bio(bdev, npages as u16, op, pos >> 9, kind, Reason::NoProvider)?;
         let mut left = len as usize;
-        for page in st.slots[slot as usize].pages.iter().take(npages) {
+        for page in st.slots[slot as usize].buf.pages().iter().take(npages) {
             let n = left.min(PAGE_SIZE);
             if let Err(e) = bio.add_page(page, n as u32, 0) {
                 // Never submitted: account it as ended here.
@@ -941,26 +1121,34 @@ impl CopyJob {
     }
 
     fn finish(&self, st: &mut State) {
-        self.release_holds();
-        let n = st.slots.len();
-        st.slots = KVec::new();
-        stats::pool_release(n * (st.chunk / PAGE_SIZE));
+        if self.flags & FLAG_LOCATE == 0 {
+            self.release_holds();
+        }
+        // The buffers go back to the pool, or to the reserve.
+        drop(core::mem::replace(&mut st.slots, KVec::new()));
         let copied = st.copied.prefix();
         let mut status = st.status;
-        if status == 0 && copied < self.total {
+        let locating = self.flags & FLAG_LOCATE != 0;
+        if status == 0 && copied < self.total && !locating {
             status = if self.cancel.load(Ordering::Acquire) { EINTR.to_errno() } else { EIO.to_errno() };
         }
         let res = CopyResult { status, copied, offloaded: st.offloaded.total(), read_failed: st.read_failed };
-        stats::job_finished(self.src, self.dst, &res, st.emulated, &st.reasons);
-        let notify = self.notify.lock().take();
+        if !locating {
+            stats::job_finished(self.src, self.dst, &res, st.emulated, &st.reasons);
+        }
+        st.ending = self.notify.lock().take().map(|n| (n, res));
+    }
+
+    /// Tells the caller how the job ended (no lock of the job held).
+    fn notify(notify: Notify, res: &CopyResult) {
         match notify {
-            Some(Notify::Waiter(w)) => {
+            Notify::Waiter(w) => {
                 w.status.store(res.status, Ordering::Release);
                 w.copied.store(res.copied, Ordering::Release);
                 w.offloaded.store(res.offloaded, Ordering::Release);
                 w.completion().complete();
             }
-            Some(Notify::Callback { f, private }) => {
+            Notify::Callback { f, private } => {
                 let r = bindings::blkcopy_result {
                     status: res.status,
                     flags: if res.read_failed { bindings::BLKCOPY_RESULT_READ_ERROR } else { 0 },
@@ -971,8 +1159,55 @@ impl CopyJob {
                 // process context, with a result that lives for the call.
                 unsafe { f(&r, private) };
             }
-            Some(Notify::Kcopyd(kjob, index)) => kjob.dest_done(index, &res),
-            None => {}
+            Notify::Kcopyd(kjob, index) => kjob.dest_done(index, res),
         }
+    }
+}
+
+/// Where a device's blocks land below the stacking layers and partitions:
+/// the distinct disks (the device's own disk where nothing remaps it), as
+/// a copy's halves find them. The layers' mappings are held while this
+/// lives, so the disks stay valid for probing providers.
+pub(crate) struct Located {
+    job: Arc<CopyJob>,
+    disks: KVec<u64>,
+}
+
+impl Located {
+    /// Locates all of `bdev` (a job that only locates: no I/O, no stats).
+    pub(crate) fn new(bdev: Bdev<'_>) -> Result<Self> {
+        let waiter = Waiter::new()?;
+        let r = [CopyRange { src: 0, dst: 0, len: bdev.size() }];
+        // SAFETY: the caller's device stays open during this call, and
+        // `drive` returns only once the job has notified the waiter.
+        let job = unsafe { CopyJob::start(bdev, bdev, &r, FLAG_LOCATE, Notify::Waiter(waiter.clone())) }?;
+        job.drive();
+        let mut disks = KVec::new();
+        let located = waiter.result().status;
+        for l in job.routing.landings.lock().iter().filter(|l| !l.dst) {
+            if !disks.iter().any(|&d| d == l.disk) {
+                // On failure `Drop` still releases the holds.
+                if disks.push(l.disk, GFP_KERNEL).is_err() {
+                    job.release_holds();
+                    return Err(ENOMEM);
+                }
+            }
+        }
+        let this = Self { job, disks };
+        if located != 0 {
+            return Err(Error::from_errno(located));
+        }
+        Ok(this)
+    }
+
+    /// The disks, each live while `self` is.
+    pub(crate) fn disks(&self) -> &[u64] {
+        &self.disks
+    }
+}
+
+impl Drop for Located {
+    fn drop(&mut self) {
+        self.job.release_holds();
     }
 }

@@ -189,8 +189,8 @@ impl KJob {
 /// of `dests` (device, sector, count), all of `count` sectors.
 pub(crate) fn copy(
     client: &Arc<Client>,
-    from: (Bdev, u64, u64),
-    dests: &[(Bdev, u64, u64)],
+    from: (Bdev<'static>, u64, u64),
+    dests: &[(Bdev<'static>, u64, u64)],
     ignore_error: bool,
     f: unsafe extern "C" fn(i32, kernel::ffi::c_ulong, *mut c_void),
     context: *mut c_void,
@@ -235,7 +235,10 @@ pub(crate) fn copy(
         }
     };
     for (i, (&(db, _, _), r)) in dests.iter().zip(ranges.iter()).enumerate() {
-        match CopyJob::start(sb, db, core::slice::from_ref(r), 0, Notify::Kcopyd(kjob.clone(), i as u32)) {
+        // SAFETY: the client's caller keeps the devices open until notified
+        // (the contract of `blkcopy_kcopyd_copy()`), which happens only
+        // after every job of the copy has notified its destination.
+        match unsafe { CopyJob::start(sb, db, core::slice::from_ref(r), 0, Notify::Kcopyd(kjob.clone(), i as u32)) } {
             // Cannot fail: the capacity was reserved.
             Ok(j) => drop(keep.push(j, GFP_KERNEL)),
             // Not started: that destination is not written.

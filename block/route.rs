@@ -23,6 +23,7 @@ use kernel::sync::Mutex;
 
 use crate::job::{IoKind, JobBio};
 use crate::kernel_ext::bindings;
+use crate::kernel_ext::drain::Drain;
 
 /// Why part of a copy was not offloaded (`enum blkcopy_reason`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,13 +69,13 @@ impl Reason {
 struct Provider(NonNull<bindings::blkcopy_provider_ops>);
 
 // SAFETY: the ops table is immutable and lives until unregistered, which
-// takes the registry lock every user holds while using it.
+// waits for every call pinned by a `Pinned` to end.
 unsafe impl Send for Provider {}
 
 impl Provider {
     fn ops(&self) -> &bindings::blkcopy_provider_ops {
         // SAFETY: see the `Send` impl: valid while registered, and callers
-        // hold the registry lock.
+        // use it through a `Pinned`, which unregistering waits out.
         unsafe { self.0.as_ref() }
     }
 
@@ -97,12 +98,21 @@ impl Provider {
 /// Most providers registered at once.
 const MAX_PROVIDERS: usize = 8;
 
-/// The registered providers.
+/// The registered providers, by slot.
 struct Providers([Option<Provider>; MAX_PROVIDERS]);
 
-impl Providers {
-    fn iter(&self) -> impl Iterator<Item = &Provider> {
-        self.0.iter().flatten()
+/// A provider pinned for calls into it: unregistering it waits until every
+/// `Pinned` of it is dropped. No lock is held meanwhile, so a provider that
+/// sleeps (discovery commands, a full queue, its in-flight budget) delays
+/// only the copies that use it.
+struct Pinned<'r> {
+    p: Provider,
+    users: &'r Drain,
+}
+
+impl Drop for Pinned<'_> {
+    fn drop(&mut self) {
+        self.users.leave();
     }
 }
 
@@ -119,14 +129,17 @@ const MAX_STACKING: usize = 4;
 /// Deepest stack a copy half is routed through.
 const MAX_DEPTH: usize = 16;
 
-/// The providers, guarded by one lock that is held while a provider is
-/// called, so that unregistering waits for calls in progress; and the
-/// stacking layers, which are called without a lock (they route pieces on
-/// themselves) but with a reference on their module.
+/// The providers, whose lock is held only to look them up and pin them
+/// (`Pinned`: calls into a provider hold no lock, and unregistering waits
+/// for them); and the stacking layers, which are called without a lock
+/// (they route pieces on themselves) but with a reference on their module.
 #[pin_data]
 pub(crate) struct Registry {
     #[pin]
     providers: Mutex<Providers>,
+    /// Calls pinned into each slot's provider (entered under `providers`,
+    /// left without it).
+    users: [Drain; MAX_PROVIDERS],
     #[pin]
     stacking: Mutex<[Option<Stacking>; MAX_STACKING]>,
 }
@@ -135,8 +148,34 @@ impl Registry {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Registry {
             providers <- new_mutex!(Providers([None; MAX_PROVIDERS])),
+            users: core::array::from_fn(|_| Drain::new()),
             stacking <- new_mutex!([None; MAX_STACKING]),
         })
+    }
+
+    /// Every registered provider, pinned.
+    fn pinned(&self) -> [Option<Pinned<'_>>; MAX_PROVIDERS] {
+        let v = self.providers.lock();
+        core::array::from_fn(|i| {
+            v.0[i].map(|p| {
+                self.users[i].enter();
+                Pinned { p, users: &self.users[i] }
+            })
+        })
+    }
+
+    /// The first provider that copies on `disk`, pinned, with its limits
+    /// (the other providers are unpinned once asked).
+    fn claiming(&self, disk: *mut bindings::gendisk) -> Option<(Pinned<'_>, bindings::blkcopy_limits)> {
+        let mut found = None;
+        for pin in self.pinned().into_iter().flatten() {
+            if found.is_none() {
+                if let Some(lim) = pin.p.probe(disk) {
+                    found = Some((pin, lim));
+                }
+            }
+        }
+        found
     }
 
     pub(crate) fn register(&self, ops: *const bindings::blkcopy_provider_ops) -> Result {
@@ -145,21 +184,31 @@ impl Registry {
             return Err(EINVAL);
         }
         let mut v = self.providers.lock();
-        if v.iter().any(|q| q.0 == p.0) {
+        if v.0.iter().flatten().any(|q| q.0 == p.0) {
             return Err(EEXIST);
         }
-        let free = v.0.iter_mut().find(|s| s.is_none()).ok_or(ENOSPC)?;
-        *free = Some(p);
+        // A slot whose last provider's calls have all ended: an unregister
+        // still waiting on the slot waits for no newcomer.
+        let free = (0..MAX_PROVIDERS).find(|&i| v.0[i].is_none() && self.users[i].count() == 0).ok_or(ENOSPC)?;
+        v.0[free] = Some(p);
         Ok(())
     }
 
     /// Removes a provider; returns once no call into it is in progress.
     pub(crate) fn unregister(&self, ops: *const bindings::blkcopy_provider_ops) {
-        let mut v = self.providers.lock();
-        for s in v.0.iter_mut() {
-            if matches!(s, Some(q) if q.0.as_ptr() as *const _ == ops) {
-                *s = None;
+        let mut slot = None;
+        {
+            let mut v = self.providers.lock();
+            for (i, s) in v.0.iter_mut().enumerate() {
+                if matches!(s, Some(q) if q.0.as_ptr() as *const _ == ops) {
+                    *s = None;
+                    slot = Some(i);
+                }
             }
+        }
+        // Nobody pins it any more; the calls pinned before end.
+        if let Some(i) = slot {
+            self.users[i].wait();
         }
     }
 
@@ -184,12 +233,12 @@ impl Registry {
     /// The provider claiming `disk`, with its limits, for the BLKCOPY_INFO
     /// ioctl.
     pub(crate) fn limits(&self, disk: *mut bindings::gendisk) -> Option<bindings::blkcopy_limits> {
-        self.providers.lock().iter().find_map(|p| p.probe(disk))
+        self.claiming(disk).map(|(_, lim)| lim)
     }
 
     /// Whether a provider can copy from `src` to `dst` in one command.
     pub(crate) fn pair_possible(&self, src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
-        self.providers.lock().iter().any(|p| p.probe(dst).is_some() && p.can_copy(src, dst))
+        self.pinned().iter().flatten().any(|p| p.p.probe(dst).is_some() && p.p.can_copy(src, dst))
     }
 }
 
@@ -201,7 +250,7 @@ fn end_notsupp(mut bio: JobBio, reason: Reason) {
 /// Carves the first `bytes` of a copy-half piece off into a new piece
 /// (also for stacking layers, through the C API).
 pub(crate) fn split_front(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
-    let IoKind::Half { pair, off, write } = bio.ctx().kind else {
+    let IoKind::Half { pair, off, write, locate } = bio.ctx().kind else {
         return Err(EINVAL);
     };
     let job = bio.ctx().job.clone();
@@ -209,7 +258,7 @@ pub(crate) fn split_front(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
     front.set_size(bytes);
     bio.set_sector(bio.sector() + u64::from(bytes >> 9));
     bio.set_size(bio.size() - bytes);
-    bio.ctx_mut().kind = IoKind::Half { pair, off: off + u64::from(bytes), write };
+    bio.ctx_mut().kind = IoKind::Half { pair, off: off + u64::from(bytes), write, locate };
     Ok(front)
 }
 
@@ -315,30 +364,34 @@ fn route_half(bio: JobBio) {
         Stacked::Taken => return,
     };
     let disk = bio.bdev().disk();
-    let reg = crate::registry();
-    let providers = reg.providers.lock();
-    let Some((p, lim)) = providers.iter().find_map(|p| p.probe(disk).map(|l| (*p, l))) else {
-        drop(providers);
-        return end_notsupp(bio, Reason::NoProvider);
-    };
-    let IoKind::Half { pair, off, write } = bio.ctx().kind else {
-        drop(providers);
+    let IoKind::Half { pair, off, write, locate } = bio.ctx().kind else {
         return end_notsupp(bio, Reason::Unpaired);
+    };
+    let job = bio.ctx().job.clone();
+    // Where the piece lands decides whether the copy may run at all
+    // (`CopyJob::check_landings`): recorded for every source piece and
+    // every locating destination piece, provider or not.
+    if !write || locate {
+        job.record_landing(disk as u64, bio.sector() << 9, u64::from(bio.size()), write);
+    }
+    if locate {
+        return bio.end(0);
+    }
+    let Some((pinned, lim)) = crate::registry().claiming(disk) else {
+        return end_notsupp(bio, Reason::NoProvider);
     };
     if !write {
         // Read half at the bottom: record where this part of the source is.
-        let job = bio.ctx().job.clone();
-        let ok = job.record_source(pair, off, u64::from(bio.size()), disk as u64, bio.sector() << 9);
-        drop(providers);
-        if ok {
+        drop(pinned);
+        if job.record_source(pair, off, u64::from(bio.size()), disk as u64, bio.sector() << 9) {
             bio.end(0);
         } else {
             end_notsupp(bio, Reason::Unpaired);
         }
         return;
     }
-    pair_write(bio, p, lim, pair, off, disk);
-    drop(providers);
+    pair_write(bio, pinned.p, lim, pair, off, disk);
+    drop(pinned);
 }
 
 /// Write half at the bottom: pair each part with its recorded source and

@@ -24,6 +24,19 @@ static POOL_IN_USE: AtomicUsize = AtomicUsize::new(0);
 static POOL_PEAK: AtomicUsize = AtomicUsize::new(0);
 static JOBS_ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static JOBS_TOTAL: AtomicUsize = AtomicUsize::new(0);
+static RESERVE_IN_USE: AtomicUsize = AtomicUsize::new(0);
+static RESERVE_TAKEN: AtomicUsize = AtomicUsize::new(0);
+
+/// A buffer of the fallback's reserve was taken.
+pub(crate) fn reserve_taken() {
+    RESERVE_IN_USE.fetch_add(1, Ordering::AcqRel);
+    RESERVE_TAKEN.fetch_add(1, Ordering::AcqRel);
+}
+
+/// A buffer of the fallback's reserve came back.
+pub(crate) fn reserve_returned() {
+    RESERVE_IN_USE.fetch_sub(1, Ordering::AcqRel);
+}
 
 fn note_peak(now: usize) {
     POOL_PEAK.fetch_max(now, Ordering::AcqRel);
@@ -85,7 +98,7 @@ impl Registry {
         pin_init!(Registry { devs <- new_mutex!(KVec::new()) })
     }
 
-    fn account(&self, bdev: Bdev, res: &CopyResult, emulated: u64, reasons: &[u64; Reason::COUNT]) {
+    fn account(&self, bdev: Bdev<'_>, res: &CopyResult, emulated: u64, reasons: &[u64; Reason::COUNT]) {
         let mut devs = self.devs.lock();
         let i = match devs.iter().position(|d| d.dev == bdev.dev()) {
             Some(i) => i,
@@ -123,7 +136,7 @@ impl Registry {
 }
 
 /// Accounts a finished job on its source and destination devices.
-pub(crate) fn job_finished(src: Bdev, dst: Bdev, res: &CopyResult, emulated: u64, reasons: &[u64; Reason::COUNT]) {
+pub(crate) fn job_finished(src: Bdev<'_>, dst: Bdev<'_>, res: &CopyResult, emulated: u64, reasons: &[u64; Reason::COUNT]) {
     let reg = crate::stats_registry();
     reg.account(dst, res, emulated, reasons);
     if src.dev() != dst.dev() {
@@ -183,12 +196,14 @@ impl Show for PoolFile {
     fn show(out: &mut Text) -> core::fmt::Result {
         writeln!(
             out,
-            "pages_in_use={} pages_peak={} pages_limit={} jobs_active={} jobs_total={}",
+            "pages_in_use={} pages_peak={} pages_limit={} jobs_active={} jobs_total={} reserve_in_use={} reserve_taken={}",
             POOL_IN_USE.load(Ordering::Acquire),
             POOL_PEAK.load(Ordering::Acquire),
             POOL_LIMIT_PAGES,
             JOBS_ACTIVE.load(Ordering::Acquire),
-            JOBS_TOTAL.load(Ordering::Acquire)
+            JOBS_TOTAL.load(Ordering::Acquire),
+            RESERVE_IN_USE.load(Ordering::Acquire),
+            RESERVE_TAKEN.load(Ordering::Acquire)
         )
     }
 }

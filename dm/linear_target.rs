@@ -14,7 +14,7 @@
 
 use core::fmt::Write;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::c_str;
@@ -29,7 +29,8 @@ mod kernel_ext;
 
 use kernel_ext::bindings;
 use kernel_ext::block::Bdev;
-use kernel_ext::dm::{self, DmBio, DmDev, Mapped, StatusOut, StatusType, TargetRef};
+use kernel_ext::drain::Drain;
+use kernel_ext::dm::{self, Devices, DmBio, DmDev, Mapped, StatusOut, StatusType, TargetRef};
 
 module! {
     type: LinearModule,
@@ -42,11 +43,15 @@ module! {
 /// One table line.
 struct Linear {
     dev: DmDev,
+    /// `dev`'s device, for bios and copy halves remapped to it: open while
+    /// the line holds `dev`, which dm destroys only after every bio of the
+    /// table has ended, and suspension waits for the copy halves (holds).
+    bdev: Bdev<'static>,
     /// Offset on the device, in sectors.
     start: u64,
     /// Copies whose halves this line mapped and whose offload attempt is
     /// not over (their device commands use the mapping).
-    holds: AtomicUsize,
+    holds: Drain,
 }
 
 /// A live line, as the copy-half hook sees it.
@@ -55,11 +60,11 @@ struct Live {
     disk: usize,
     begin: u64,
     len: u64,
-    bdev: Bdev,
+    bdev: Bdev<'static>,
     start: u64,
     /// The line's `holds` (alive while the line is live, and until its
     /// holds are released: suspension waits for them).
-    holds: *const AtomicUsize,
+    holds: *const Drain,
 }
 
 // SAFETY: `holds` points to an atomic counter; `bdev` is a device handle.
@@ -86,7 +91,12 @@ fn parse_u64(s: &CStr) -> Option<u64> {
 
 impl dm::Target for Linear {
     const NAME: &'static CStr = c_str!("blkcopy-linear");
-    const VERSION: [u32; 3] = [1, 0, 0];
+    const VERSION: [u32; 3] = [1, 1, 0];
+    // dm-linear's flags but zoned: a copy half written into a sequential
+    // zone would need zone-append semantics the copy path does not have,
+    // so the target stays off host-managed zoned devices (dm refuses the
+    // table).
+    const FEATURES: u32 = dm::feature::PASSES_INTEGRITY | dm::feature::NOWAIT | dm::feature::PASSES_CRYPTO;
 
     fn ctr(ti: &mut TargetRef, args: &[&CStr]) -> Result<Self> {
         if args.len() != 2 {
@@ -99,14 +109,30 @@ impl dm::Target for Linear {
         };
         let dev = ti.get_device(args[0]).inspect_err(|_| ti.set_error(c_str!("Device lookup failed")))?;
         ti.pass_all_bio_kinds();
-        Ok(Linear { dev, start, holds: AtomicUsize::new(0) })
+        ti.flush_bypasses_map();
+        // SAFETY: see the field: used only while the line holds `dev`.
+        let bdev = unsafe { dev.bdev().assume_open() };
+        Ok(Linear { dev, bdev, start, holds: Drain::new() })
     }
 
     fn map(&self, ti: &TargetRef, mut bio: DmBio) -> Mapped {
-        // Like dm-linear: re-address the bio to the device below.
-        let s = self.start + (bio.sector() - ti.begin());
-        bio.set_target(self.dev.bdev(), s);
-        Mapped::Remapped(bio)
+        // Like dm-linear: re-address the bio to the device below. An empty
+        // bio (the flush dm sends to every line of a table whose lines do
+        // not all let flushes bypass map) names no sector of the line and
+        // goes to the device as it is. dm sends no data bio outside the
+        // line; one that came anyway ends with an error rather than wrap
+        // around to another place on the device.
+        if bio.size() == 0 {
+            bio.set_target(self.bdev, self.start);
+            return Mapped::Remapped(bio);
+        }
+        match bio.sector().checked_sub(ti.begin()).and_then(|off| self.start.checked_add(off)) {
+            Some(sector) => {
+                bio.set_target(self.bdev, sector);
+                Mapped::Remapped(bio)
+            }
+            None => Mapped::Kill(bio),
+        }
     }
 
     fn status(&self, _ti: &TargetRef, kind: StatusType, out: &mut StatusOut) {
@@ -116,14 +142,14 @@ impl dm::Target for Linear {
             StatusType::Table => write!(out, "{} {}", name, self.start),
             StatusType::Ima => write!(
                 out,
-                "target_name=blkcopy-linear,target_version=1.0.0,device_name={},start={};",
+                "target_name=blkcopy-linear,target_version=1.1.0,device_name={},start={};",
                 name, self.start
             ),
         };
     }
 
-    fn devices(&self, ti: &TargetRef) -> (&DmDev, u64, u64) {
-        (&self.dev, self.start, ti.len())
+    fn iterate_devices(&self, ti: &TargetRef, devices: &mut Devices) {
+        devices.visit(&self.dev, self.start, ti.len());
     }
 
     fn resume(&self, ti: &TargetRef) {
@@ -131,7 +157,7 @@ impl dm::Target for Linear {
             disk: ti.disk() as usize,
             begin: ti.begin(),
             len: ti.len(),
-            bdev: self.dev.bdev(),
+            bdev: self.bdev,
             start: self.start,
             holds: &self.holds,
         };
@@ -149,7 +175,7 @@ impl dm::Target for Linear {
         }
     }
 
-    fn ioctl_device(&self, ti: &TargetRef) -> Option<(Bdev, bool)> {
+    fn ioctl_device(&self, ti: &TargetRef) -> Option<(Bdev<'_>, bool)> {
         // Like dm-linear: ioctls go to the device below; only when the
         // line maps all of it may they be unrestricted.
         let b = self.dev.bdev();
@@ -173,10 +199,8 @@ impl dm::Target for Linear {
 
 impl Linear {
     fn drain(&self) {
-        while self.holds.load(Ordering::Acquire) != 0 {
-            // SAFETY: presuspend and the destructor may sleep.
-            unsafe { bindings::msleep(1) };
-        }
+        // presuspend and the destructor may sleep.
+        self.holds.wait();
     }
 }
 
@@ -184,7 +208,7 @@ impl Linear {
 /// offload attempt is over).
 unsafe extern "C" fn release_hold(arg: *mut core::ffi::c_void) {
     // SAFETY: `arg` is a line's `holds`, alive until its holds drain.
-    unsafe { (*(arg as *const AtomicUsize)).fetch_sub(1, Ordering::AcqRel) };
+    unsafe { (*(arg as *const Drain)).leave() };
 }
 
 /// The line stops carrying copy halves (suspend, or destruction). Only
@@ -192,7 +216,7 @@ unsafe extern "C" fn release_hold(arg: *mut core::ffi::c_void) {
 /// (whose lines replace the old ones at the same places) before it
 /// destroys the old one, so a removal by place would drop the new lines.
 fn forget(line: &Linear) {
-    let me: *const AtomicUsize = &line.holds;
+    let me: *const Drain = &line.holds;
     let mut lines = live().lines.lock();
     if !lines.iter().any(|x| x.holds == me) {
         return;
@@ -220,7 +244,7 @@ unsafe extern "C" fn map_half(disk: *mut bindings::gendisk, half: *mut bindings:
         // it afterwards waits for this hold.
         if let Some(l) = &l {
             // SAFETY: a live line's counter.
-            unsafe { (*l.holds).fetch_add(1, Ordering::AcqRel) };
+            unsafe { (*l.holds).enter() };
         }
         l
     };
@@ -230,7 +254,7 @@ unsafe extern "C" fn map_half(disk: *mut bindings::gendisk, half: *mut bindings:
     // SAFETY: `half` is the core's; the release runs once, later.
     if unsafe { bindings::blkcopy_hold(half, Some(release_hold), l.holds as *mut core::ffi::c_void) } != 0 {
         // SAFETY: the hold taken above, not handed to the core.
-        unsafe { (*l.holds).fetch_sub(1, Ordering::AcqRel) };
+        unsafe { (*l.holds).leave() };
         return bindings::blkcopy_map_result_BLKCOPY_MAP_NOT_MINE as c_int;
     }
     let left = (l.begin + l.len - sector) << 9;

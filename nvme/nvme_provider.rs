@@ -16,7 +16,7 @@
 use core::ffi::c_void;
 use core::fmt::Write;
 use core::ptr::{null_mut, NonNull};
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::c_str;
@@ -31,6 +31,7 @@ mod nvme;
 
 use kernel_ext::bindings;
 use kernel_ext::debugfs::{self, Show, Text};
+use kernel_ext::drain::Drain;
 use kernel_ext::provider::{self, DiskCache};
 use nvme::{CopyLimits, SourceRange};
 
@@ -71,7 +72,7 @@ struct Provider {
 
 static PROVIDER: AtomicPtr<Provider> = AtomicPtr::new(null_mut());
 /// Copy commands in flight.
-static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
+static INFLIGHT: Drain = Drain::new();
 
 fn provider() -> &'static Provider {
     // SAFETY: published in `init` before the ops are registered. The module
@@ -185,7 +186,7 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     let units = cmd.units;
     let ctx = KBox::into_raw(cmd) as *mut c_void;
     let p = provider();
-    INFLIGHT.fetch_add(1, Ordering::AcqRel);
+    INFLIGHT.enter();
     // SAFETY: `ns` is live; `desc_ptr` stays allocated (owned by the
     // command) until `done` runs; `ctx` is handed to `done` once.
     #[cfg(not(blkcopy_mutation = "nvme_no_issue"))]
@@ -204,7 +205,7 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     if ret != 0 {
         // SAFETY: not issued: `done` will not run, the command is ours.
         drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
-        INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+        INFLIGHT.leave();
         // SAFETY: the units taken above.
         unsafe { bindings::blkcopy_nvme_slot_put(units) };
         p.errors.fetch_add(1, Ordering::Relaxed);
@@ -230,7 +231,7 @@ unsafe extern "C" fn done(ctx: *mut c_void, status: u16, blk_status: u8) {
     unsafe { provider::end_piece(cmd.bio, res) };
     let units = cmd.units;
     drop(cmd);
-    INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+    INFLIGHT.leave();
     // SAFETY: the command's units; `up()` may be called from any context.
     unsafe { bindings::blkcopy_nvme_slot_put(units) };
 }

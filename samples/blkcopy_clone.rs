@@ -26,10 +26,10 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::c_str;
-use kernel::new_mutex;
+use kernel::{new_condvar, new_mutex};
 use kernel::prelude::*;
 use kernel::str::CStr;
-use kernel::sync::{Arc, Mutex};
+use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 
 #[path = "../rust/kernel_ext/mod.rs"]
@@ -37,7 +37,7 @@ mod kernel_ext;
 
 use kernel_ext::bindings;
 use kernel_ext::block::Bdev;
-use kernel_ext::dm::{self, BioList, DmBio, DmDev, Mapped, StatusOut, StatusType, TargetRef};
+use kernel_ext::dm::{self, BioList, Devices, DmBio, DmDev, Mapped, StatusOut, StatusType, TargetRef};
 use kernel_ext::kcopyd::{self, CopyDone, Region};
 use kernel_ext::workqueue::OwnedQueue;
 use kernel_ext::NoIo;
@@ -84,8 +84,10 @@ struct Inner {
 /// A line's state, shared with its copies and work items.
 #[pin_data]
 struct Shared {
-    src: Bdev,
-    dst: Bdev,
+    /// The line's devices: open while the line holds its `DmDev`s, which
+    /// it drops only after `destroy` quiesced everything that uses these.
+    src: Bdev<'static>,
+    dst: Bdev<'static>,
     /// The line's first sector on the mapped device.
     begin: u64,
     /// The line's length, in sectors.
@@ -99,6 +101,9 @@ struct Shared {
     errors: AtomicU64,
     #[pin]
     inner: Mutex<Inner>,
+    /// Signalled when `Inner::bg_inflight` drops to zero.
+    #[pin]
+    bg_idle: CondVar,
     /// Before `wq`: its notifications queue work on `wq`.
     client: kcopyd::Client,
     /// Ordered: the background pass and the release of deferred writes.
@@ -210,6 +215,9 @@ impl Shared {
             }
             if background {
                 inner.bg_inflight -= 1;
+                if inner.bg_inflight == 0 {
+                    self.bg_idle.notify_all();
+                }
                 // A failed background copy stops the pass: it would only
                 // fail again. Writes still hydrate their regions.
                 if !ok {
@@ -284,10 +292,11 @@ impl Shared {
 
     /// Stops the background pass and waits for its copies.
     fn stop(&self) {
-        self.inner.lock().stopped = true;
-        while self.inner.lock().bg_inflight != 0 {
-            // SAFETY: presuspend and the destructor may sleep.
-            unsafe { bindings::msleep(1) };
+        let mut inner = self.inner.lock();
+        inner.stopped = true;
+        while inner.bg_inflight != 0 {
+            // presuspend and the destructor may sleep.
+            self.bg_idle.wait(&mut inner);
         }
     }
 }
@@ -387,7 +396,9 @@ impl dm::Target for Clone {
             Ok(d) => d,
             Err(_) => ti.get_device_read_only(args[0]).inspect_err(|_| ti.set_error(c_str!("Source lookup failed")))?,
         };
-        let (src, dst) = (src_dev.bdev(), dst_dev.bdev());
+        // SAFETY: used by `Shared` only, whose users `destroy` ends before
+        // the line drops `src_dev` and `dst_dev` (see `Shared::src`).
+        let (src, dst) = unsafe { (src_dev.bdev().assume_open(), dst_dev.bdev().assume_open()) };
         if src.dev() == dst.dev() {
             ti.set_error(c_str!("Source and destination are the same device"));
             return Err(EINVAL);
@@ -432,6 +443,7 @@ impl dm::Target for Clone {
                     threshold,
                     batch,
                 }),
+                bg_idle <- new_condvar!("Shared::bg_idle"),
                 client,
                 wq,
                 hydrate_work <- new_work!("Shared::hydrate_work"),
@@ -571,9 +583,11 @@ impl dm::Target for Clone {
         };
     }
 
-    fn devices(&self, ti: &TargetRef) -> (&DmDev, u64, u64) {
-        // As dm-clone: the queue limits are the destination's.
-        (&self.dst_dev, 0, ti.len())
+    fn iterate_devices(&self, ti: &TargetRef, devices: &mut Devices) {
+        // As dm-clone: both devices, so that the clone's queue limits
+        // suit reads that go to the source as well as the destination.
+        devices.visit(&self.src_dev, 0, ti.len());
+        devices.visit(&self.dst_dev, 0, ti.len());
     }
 
     fn message(&self, _ti: &TargetRef, args: &[&CStr]) -> Result {

@@ -10,7 +10,7 @@ APT_PACKAGES=(
   linux-source-6.12 qemu-system-x86
   clang libclang-dev lld llvm
   make gcc flex bison bc libelf-dev libssl-dev dwarves cpio xz-utils kmod
-  busybox-static sg3-utils nvme-cli dmsetup fio fdisk coreutils socat python3
+  busybox-static sg3-utils nvme-cli dmsetup fio fdisk coreutils socat python3 e2fsprogs
   "$@"
 )
 

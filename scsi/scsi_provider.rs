@@ -17,7 +17,7 @@
 use core::ffi::c_void;
 use core::fmt::Write;
 use core::ptr::{null_mut, NonNull};
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::c_str;
@@ -32,6 +32,7 @@ mod scsi;
 
 use kernel_ext::bindings;
 use kernel_ext::debugfs::{self, Show, Text};
+use kernel_ext::drain::Drain;
 use kernel_ext::provider::{self, DiskCache};
 use scsi::{CopyParams, Segment};
 
@@ -99,7 +100,7 @@ struct Provider {
 
 static PROVIDER: AtomicPtr<Provider> = AtomicPtr::new(null_mut());
 /// EXTENDED COPY commands in flight.
-static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
+static INFLIGHT: Drain = Drain::new();
 
 fn provider() -> &'static Provider {
     // SAFETY: published in `init` before the ops are registered. The module
@@ -233,7 +234,7 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     let cmd = KBox::new(Cmd { bio, disk, _param: param, segments: segs.len() as u64, blocks }, GFP_KERNEL)
         .map_err(|_| limits)?;
     let ctx = KBox::into_raw(cmd) as *mut c_void;
-    INFLIGHT.fetch_add(1, Ordering::AcqRel);
+    INFLIGHT.enter();
     // SAFETY: `sdev` is live; `cdb` is 16 bytes; the parameter list stays
     // allocated (owned by the command) until `done`; `ctx` goes to `done`.
     let ret = unsafe {
@@ -242,7 +243,7 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     if ret != 0 {
         // SAFETY: not issued: `done` will not run; the command is ours.
         drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
-        INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+        INFLIGHT.leave();
         p.other_errors.fetch_add(1, Ordering::Relaxed);
         return Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR);
     }
@@ -297,7 +298,7 @@ unsafe extern "C" fn done(ctx: *mut c_void, result: i32, sense: *const u8, sense
     // SAFETY: the piece this command was for, ended once, here.
     unsafe { provider::end_piece(cmd.bio, res) };
     drop(cmd);
-    INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+    INFLIGHT.leave();
 }
 
 /// Records a refusal. Completions may run in interrupt context, where the

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod extent;
+pub mod landing;
 pub mod nvme;
 pub mod pairing;
 pub mod range;

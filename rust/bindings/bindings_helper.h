@@ -26,5 +26,8 @@ const blk_status_t BLKCOPY_STS_NOTSUPP = BLK_STS_NOTSUPP;
 const blk_status_t BLKCOPY_STS_IOERR = BLK_STS_IOERR;
 const unsigned int BLKCOPY_REQ_OP_MASK = (__force unsigned int)REQ_OP_MASK;
 const gfp_t BLKCOPY_GFP_NOIO = GFP_NOIO;
+const gfp_t BLKCOPY_GFP_KERNEL = GFP_KERNEL;
+/* The fallback's opportunistic buffer pages (block/fallback_mem.rs). */
+const gfp_t BLKCOPY_GFP_FALLBACK = GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN;
 const unsigned int BLKCOPY_FMODE_READ = (__force unsigned int)FMODE_READ;
 const unsigned int BLKCOPY_FMODE_WRITE = (__force unsigned int)FMODE_WRITE;

@@ -13,6 +13,7 @@
 #include <linux/build_bug.h>
 #include <linux/export.h>
 #include <linux/sched/mm.h>
+#include <linux/wait_bit.h>
 
 #include "../../include/linux/blkcopy.h"
 #include "../../include/uapi/linux/blkcopy.h"
@@ -94,6 +95,20 @@ bool blkcopy_llist_empty(struct llist_head *head)
 	return llist_empty(head);
 }
 EXPORT_SYMBOL_GPL(blkcopy_llist_empty);
+
+void blkcopy_drain_wait(unsigned long *count)
+{
+	wait_var_event(count, READ_ONCE(*count) == 0);
+}
+EXPORT_SYMBOL_GPL(blkcopy_drain_wait);
+
+void blkcopy_drain_wake(unsigned long *count)
+{
+	/* Orders the caller's decrement before the check for waiters. */
+	smp_mb();
+	wake_up_var(count);
+}
+EXPORT_SYMBOL_GPL(blkcopy_drain_wake);
 
 unsigned int blkcopy_memalloc_noio_save(void)
 {

@@ -34,6 +34,14 @@ bool blkcopy_llist_add(struct llist_node *node, struct llist_head *head);
 struct llist_node *blkcopy_llist_del_all(struct llist_head *head);
 bool blkcopy_llist_empty(struct llist_head *head);
 
+/*
+ * wait_var_event() is a macro, and wake_up_var() needs a full barrier
+ * after the store it publishes: waiting for a counter (a Rust AtomicUsize,
+ * laid out as an unsigned long) to drop to zero, and waking its waiter.
+ */
+void blkcopy_drain_wait(unsigned long *count);
+void blkcopy_drain_wake(unsigned long *count);
+
 /* memalloc_noio_save() and memalloc_noio_restore() are static inlines. */
 unsigned int blkcopy_memalloc_noio_save(void);
 void blkcopy_memalloc_noio_restore(unsigned int flags);

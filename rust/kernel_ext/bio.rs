@@ -13,7 +13,6 @@ use core::ptr::NonNull;
 
 use kernel::error::{code::*, Error, Result};
 use kernel::init::PinInit;
-use kernel::page::Page;
 use kernel::types::Opaque;
 
 use super::bindings;
@@ -75,7 +74,7 @@ impl<C> BioSet<C> {
     /// `opf`, starting at `sector`, that calls `end_io` when it ends.
     pub fn alloc(
         &self,
-        bdev: Bdev,
+        bdev: Bdev<'static>,
         nr_vecs: u16,
         opf: u32,
         sector: u64,
@@ -178,15 +177,16 @@ impl<C> Bio<C> {
     }
 
     /// The device the bio is addressed to.
-    pub fn bdev(&self) -> Bdev {
-        // SAFETY: the bio was allocated with a live device and only
-        // re-addressed to live devices (`set_bdev` contract).
+    pub fn bdev(&self) -> Bdev<'static> {
+        // SAFETY: the bio was allocated for, and is only re-addressed to,
+        // devices whose handles say they stay open while used
+        // (`Bdev<'static>`); a bio addressed to one is such a use.
         unsafe { Bdev::from_raw(NonNull::new_unchecked((*self.as_ptr()).bi_bdev)) }
     }
 
     /// Re-addresses the bio. Only for bios that are never submitted with
     /// `submit_bio` (copy halves), which need no blk-cgroup association.
-    pub fn set_bdev(&mut self, bdev: Bdev) {
+    pub fn set_bdev(&mut self, bdev: Bdev<'static>) {
         // SAFETY: the bio is live while we own it.
         unsafe { (*self.as_ptr()).bi_bdev = bdev.as_ptr() };
     }
@@ -223,7 +223,7 @@ impl<C> Bio<C> {
 
     /// Adds `len` bytes of `page` from `offset`. `page` must stay allocated
     /// until the bio has ended.
-    pub fn add_page(&mut self, page: &Page, len: u32, offset: u32) -> Result {
+    pub fn add_page(&mut self, page: &BufPage, len: u32, offset: u32) -> Result {
         // SAFETY: the bio is live and not yet submitted; `page` is live.
         let added = unsafe { bindings::bio_add_page(self.as_ptr(), page.as_ptr(), len, offset) };
         if added as u32 == len {
@@ -268,5 +268,39 @@ impl<C> Drop for Bio<C> {
             core::ptr::drop_in_place(Self::ctx_ptr(self.as_ptr()));
             bindings::bio_put(self.as_ptr());
         }
+    }
+}
+
+/// A page for bio data, allocated with caller-chosen GFP flags (the
+/// kernel crate's `Page` takes only the flags it names, which lack
+/// `GFP_NOIO` and `__GFP_NORETRY`). Freed on drop.
+///
+/// # Invariants
+///
+/// `0` is an order-0 page this value owns.
+pub struct BufPage(NonNull<bindings::page>);
+
+// SAFETY: a page may be used and freed from any thread.
+unsafe impl Send for BufPage {}
+// SAFETY: `&BufPage` only gives its address.
+unsafe impl Sync for BufPage {}
+
+impl BufPage {
+    /// A new page; `None` if the allocation with `gfp` failed.
+    pub fn alloc(gfp: bindings::gfp_t) -> Option<Self> {
+        // SAFETY: any flags; may sleep if they allow it.
+        NonNull::new(unsafe { bindings::alloc_pages(gfp, 0) }).map(Self)
+    }
+
+    /// The page, for FFI.
+    pub fn as_ptr(&self) -> *mut bindings::page {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for BufPage {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we own this order-0 page.
+        unsafe { bindings::__free_pages(self.0.as_ptr(), 0) };
     }
 }

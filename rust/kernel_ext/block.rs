@@ -3,39 +3,53 @@
 //! Block devices as blkcopy uses them: opened through a file descriptor
 //! ([`BdevFile`]) or borrowed from a caller ([`Bdev`]).
 
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use kernel::error::{code::*, Result};
 
 use super::bindings;
 
-/// A block device. Copyable handle; whoever creates one guarantees the
-/// device stays open (and so the `block_device` valid) while it is used.
+/// A block device, open for at least `'a`. A copyable handle: borrowed
+/// from what holds the device open ([`BdevFile::bdev`], a device-mapper
+/// line's `DmDev`), so it cannot outlive it. Code that keeps a handle
+/// beyond such a borrow (a copy job, a bio in flight) needs a
+/// `Bdev<'static>`, which only the unsafe [`Bdev::from_raw`] and
+/// [`Bdev::assume_open`] make: their callers say why the device stays open.
 ///
 /// # Invariants
 ///
-/// `ptr` points to a live `struct block_device` for the handle's lifetime
-/// of use, as guaranteed by the creator (see [`Bdev::from_raw`]).
+/// `ptr` points to a `struct block_device` that stays open for `'a`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Bdev {
+pub struct Bdev<'a> {
     ptr: NonNull<bindings::block_device>,
+    _open: PhantomData<&'a bindings::block_device>,
 }
 
 // SAFETY: a `block_device` may be used from any thread; the handle only
 // reads immutable identity fields and calls thread-safe accessors.
-unsafe impl Send for Bdev {}
+unsafe impl Send for Bdev<'_> {}
 // SAFETY: as above.
-unsafe impl Sync for Bdev {}
+unsafe impl Sync for Bdev<'_> {}
 
-impl Bdev {
+impl<'a> Bdev<'a> {
     /// Wraps a raw block device pointer.
     ///
     /// # Safety
     ///
-    /// `ptr` must point to a block device that stays open for as long as
-    /// the returned handle (or any copy of it) is used.
+    /// `ptr` must point to a block device that stays open for `'a`.
     pub unsafe fn from_raw(ptr: NonNull<bindings::block_device>) -> Self {
-        Self { ptr }
+        Self { ptr, _open: PhantomData }
+    }
+
+    /// The same device, as a handle without a borrow.
+    ///
+    /// # Safety
+    ///
+    /// The device must stay open for as long as the returned handle (or any
+    /// copy of it, or a bio addressed with it) is used.
+    pub unsafe fn assume_open(self) -> Bdev<'static> {
+        Bdev { ptr: self.ptr, _open: PhantomData }
     }
 
     /// The raw pointer, for FFI.
@@ -67,12 +81,12 @@ impl Bdev {
     }
 
     /// The whole-disk device this one is part of (itself if not a partition).
-    pub fn whole(&self) -> Bdev {
+    pub fn whole(&self) -> Bdev<'a> {
         // SAFETY: by the type invariant the device is live; its disk's
         // `part0` lives at least as long as any of its partitions.
         let p = unsafe { bindings::blkcopy_bdev_whole(self.as_ptr()) };
         // `part0` of a live disk is never null.
-        Bdev { ptr: NonNull::new(p).unwrap_or(self.ptr) }
+        Bdev { ptr: NonNull::new(p).unwrap_or(self.ptr), _open: PhantomData }
     }
 
     /// Partition number (0 for a whole disk).
@@ -152,9 +166,11 @@ impl Bdev {
 ///
 /// # Invariants
 ///
-/// `file` holds a reference obtained by `fget` and is a block device file.
+/// `file` holds a reference obtained by `fget` and is a block device file;
+/// `bdev` is its device (open while the file is).
 pub struct BdevFile {
     file: NonNull<bindings::file>,
+    bdev: NonNull<bindings::block_device>,
 }
 
 impl BdevFile {
@@ -165,12 +181,19 @@ impl BdevFile {
         // SAFETY: `fget` takes any number and returns a new reference or null.
         let file = NonNull::new(unsafe { bindings::fget(fd) }).ok_or(EBADF)?;
         // SAFETY: `file` is a valid file we hold a reference on.
-        if !unsafe { bindings::blkcopy_file_is_bdev(file.as_ptr()) } {
+        let bdev = if unsafe { bindings::blkcopy_file_is_bdev(file.as_ptr()) } {
+            // SAFETY: a block device file, for which `file_bdev` returns
+            // its (open) device.
+            NonNull::new(unsafe { bindings::file_bdev(file.as_ptr()) })
+        } else {
+            None
+        };
+        let Some(bdev) = bdev else {
             // SAFETY: drops the reference `fget` gave us.
             unsafe { bindings::fput(file.as_ptr()) };
             return Err(ENOTBLK);
-        }
-        Ok(Self { file })
+        };
+        Ok(Self { file, bdev })
     }
 
     fn mode(&self) -> u32 {
@@ -195,14 +218,11 @@ impl BdevFile {
         unsafe { bindings::blkcopy_file_is_swap(self.file.as_ptr()) }
     }
 
-    /// The block device.
-    pub fn bdev(&self) -> Bdev {
-        // SAFETY: by the type invariant this is a block device file, for
-        // which `file_bdev` returns its (live, open) device.
-        let p = unsafe { bindings::file_bdev(self.file.as_ptr()) };
-        // SAFETY: the device stays open while we hold the file reference;
-        // users of the handle must not outlive this `BdevFile` (documented).
-        unsafe { Bdev::from_raw(NonNull::new(p).unwrap_or(NonNull::dangling())) }
+    /// The block device (open while this file is).
+    pub fn bdev(&self) -> Bdev<'_> {
+        // SAFETY: by the type invariant the device stays open while we hold
+        // the file reference, which the borrow of `self` outlasts.
+        unsafe { Bdev::from_raw(self.bdev) }
     }
 
     /// Writes back dirty page cache of bytes `[start, end]` of the device.

@@ -32,6 +32,20 @@ pub enum Mapped {
     Remapped(DmBio),
     /// The target kept the bio, and will submit or end it later.
     Submitted,
+    /// The bio cannot be mapped: dm ends it with an I/O error.
+    Kill(DmBio),
+}
+
+/// Feature flags of a target type (`DM_TARGET_*`), for [`Target::FEATURES`].
+pub mod feature {
+    use super::bindings;
+    /// Bios with an integrity payload pass through unchanged: the mapped
+    /// device gets the integrity profile of the devices below.
+    pub const PASSES_INTEGRITY: u32 = bindings::DM_TARGET_PASSES_INTEGRITY;
+    /// `map` never blocks: the mapped device takes REQ_NOWAIT bios.
+    pub const NOWAIT: u32 = bindings::DM_TARGET_NOWAIT;
+    /// Bios with an inline-encryption context pass through unchanged.
+    pub const PASSES_CRYPTO: u32 = bindings::DM_TARGET_PASSES_CRYPTO;
 }
 
 /// A bio dm handed to a target (dm's clone of the mapped device's bio).
@@ -81,7 +95,7 @@ impl DmBio {
     }
 
     /// Re-addresses the bio to `sector` of `bdev`.
-    pub fn set_target(&mut self, bdev: Bdev, sector: u64) {
+    pub fn set_target(&mut self, bdev: Bdev<'static>, sector: u64) {
         // SAFETY: a live bio the target owns; `bdev` is a device the
         // target holds open.
         unsafe {
@@ -96,7 +110,8 @@ impl DmBio {
         unsafe { bindings::dm_per_bio_data(self.raw(), PER_BIO) as *mut u64 }
     }
 
-    /// The tag the target set in `map` (undefined before).
+    /// The tag the target set in `map` (0 unless it set one: the adapter
+    /// zeroes it before calling `map`).
     pub fn tag(&self) -> u64 {
         // SAFETY: the bio's per-bio data, see `tag_ptr`.
         unsafe { *self.tag_ptr() }
@@ -195,6 +210,15 @@ impl TargetRef {
         unsafe { (*self.ti()).num_flush_bios = 1 };
     }
 
+    /// Lets dm send a table's flushes straight to the devices its lines
+    /// use instead of through `map` (when every line of the table allows
+    /// it), as dm-linear does. For targets that do nothing with a flush
+    /// but pass it on.
+    pub fn flush_bypasses_map(&mut self) {
+        // SAFETY: `ti` is live and being constructed.
+        unsafe { (*self.ti()).set_flush_bypasses_map(true) };
+    }
+
     /// Asks dm to send flush, discard, secure erase and write-zeroes bios
     /// to the target too (one each), as dm-linear does.
     pub fn pass_all_bio_kinds(&mut self) {
@@ -251,8 +275,8 @@ unsafe impl Send for DmDev {}
 unsafe impl Sync for DmDev {}
 
 impl DmDev {
-    /// The block device.
-    pub fn bdev(&self) -> Bdev {
+    /// The block device (open while the line holds it).
+    pub fn bdev(&self) -> Bdev<'_> {
         // SAFETY: the dm_dev holds the device open until dropped.
         unsafe { Bdev::from_raw(NonNull::new_unchecked((*self.dev.as_ptr()).bdev)) }
     }
@@ -345,8 +369,12 @@ pub struct StatusOut {
 impl core::fmt::Write for StatusOut {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let b = s.as_bytes();
+        if self.pos >= self.len {
+            // No room, not even for the NUL (a zero-length buffer).
+            return Ok(());
+        }
         // Keep room for the terminating NUL; truncate like DMEMIT does.
-        let n = b.len().min(self.len.saturating_sub(self.pos + 1));
+        let n = b.len().min(self.len - self.pos - 1);
         // SAFETY: `buf` has `len` bytes (dm's contract); `pos + n < len`.
         unsafe {
             core::ptr::copy_nonoverlapping(b.as_ptr(), self.buf.add(self.pos) as *mut u8, n);
@@ -357,12 +385,38 @@ impl core::fmt::Write for StatusOut {
     }
 }
 
+/// dm's callout over the devices of a table line (`iterate_devices`).
+pub struct Devices {
+    ti: *mut bindings::dm_target,
+    callout: bindings::iterate_devices_callout_fn,
+    data: *mut c_void,
+    ret: c_int,
+}
+
+impl Devices {
+    /// The line maps `len` sectors from sector `start` of `dev`. After a
+    /// callout said stop (non-zero), further visits do nothing, as in
+    /// dm's own targets.
+    pub fn visit(&mut self, dev: &DmDev, start: u64, len: u64) {
+        if self.ret != 0 {
+            return;
+        }
+        if let Some(f) = self.callout {
+            // SAFETY: dm's callout with its own data, for the line it
+            // asked about; `dev` is a device of that line.
+            self.ret = unsafe { f(self.ti, dev.as_ptr(), start, len, self.data) };
+        }
+    }
+}
+
 /// A device-mapper target type.
 pub trait Target: Sized + Send + Sync + 'static {
     /// The type's name, as table lines name it.
     const NAME: &'static CStr;
     /// Version reported to dm.
     const VERSION: [u32; 3];
+    /// The type's [`feature`] flags.
+    const FEATURES: u32 = 0;
 
     /// Constructs a table line from its arguments.
     fn ctr(ti: &mut TargetRef, args: &[&CStr]) -> Result<Self>;
@@ -377,8 +431,9 @@ pub trait Target: Sized + Send + Sync + 'static {
     }
     /// Writes the line's status or table text.
     fn status(&self, ti: &TargetRef, kind: StatusType, out: &mut StatusOut);
-    /// Calls `f` for each device the line uses: (device, start, length).
-    fn devices(&self, ti: &TargetRef) -> (&DmDev, u64, u64);
+    /// Tells dm about each device the line uses ([`Devices::visit`]), for
+    /// stacking queue limits and flushes (`iterate_devices`).
+    fn iterate_devices(&self, ti: &TargetRef, devices: &mut Devices);
     /// The table becomes live.
     fn resume(&self, _ti: &TargetRef) {}
     /// The table is about to be suspended (or replaced).
@@ -391,7 +446,7 @@ pub trait Target: Sized + Send + Sync + 'static {
     fn destroy(&self, _ti: &TargetRef) {}
     /// The device ioctls on the mapped device are passed to, and whether
     /// the line covers only part of it (dm then allows only safe ioctls).
-    fn ioctl_device(&self, _ti: &TargetRef) -> Option<(Bdev, bool)> {
+    fn ioctl_device(&self, _ti: &TargetRef) -> Option<(Bdev<'_>, bool)> {
         None
     }
 }
@@ -399,9 +454,15 @@ pub trait Target: Sized + Send + Sync + 'static {
 struct Adapter<T>(PhantomData<T>);
 
 impl<T: Target> Adapter<T> {
-    fn this(ti: *mut bindings::dm_target) -> (TargetRef, &'static T) {
-        // SAFETY: dm calls the callbacks with the live `dm_target` whose
-        // `private` `ctr` set to a leaked `KBox<T>`, freed only by `dtr`.
+    /// The line dm calls a callback for, and its `T`.
+    ///
+    /// # Safety
+    ///
+    /// `ti` is a live `dm_target` of this type whose `ctr` succeeded, and
+    /// stays so for `'a` (the callback's duration; `dtr` frees the `T`).
+    unsafe fn this<'a>(ti: *mut bindings::dm_target) -> (TargetRef, &'a T) {
+        // SAFETY: per the contract `ti` is live and `private` is the
+        // `KBox<T>` `ctr` leaked, freed only by `dtr`.
         unsafe { (TargetRef { ti: NonNull::new_unchecked(ti) }, &*((*ti).private as *const T)) }
     }
 
@@ -447,27 +508,38 @@ impl<T: Target> Adapter<T> {
     }
 
     unsafe extern "C" fn dtr(ti: *mut bindings::dm_target) {
-        let (r, t) = Self::this(ti);
+        // SAFETY: dm calls target callbacks with a live, constructed line.
+        let (r, t) = unsafe { Self::this(ti) };
         t.destroy(&r);
         // SAFETY: `private` is the box `ctr` leaked; nothing uses it after.
         drop(unsafe { KBox::from_raw((*ti).private as *mut T) });
     }
 
     unsafe extern "C" fn map(ti: *mut bindings::dm_target, bio: *mut bindings::bio) -> c_int {
-        let (r, t) = Self::this(ti);
+        // SAFETY: dm calls target callbacks with a live, constructed line.
+        let (r, t) = unsafe { Self::this(ti) };
         let Some(bio) = NonNull::new(bio) else { return bindings::DM_MAPIO_KILL as c_int };
-        match t.map(&r, DmBio { bio }) {
+        let mut bio = DmBio { bio };
+        // dm does not initialise per-bio data: `tag` is defined from here.
+        bio.set_tag(0);
+        match t.map(&r, bio) {
             Mapped::Remapped(b) => {
                 // dm submits it.
                 let _ = ManuallyDrop::new(b);
                 bindings::DM_MAPIO_REMAPPED as c_int
             }
             Mapped::Submitted => bindings::DM_MAPIO_SUBMITTED as c_int,
+            Mapped::Kill(b) => {
+                // dm ends it.
+                let _ = ManuallyDrop::new(b);
+                bindings::DM_MAPIO_KILL as c_int
+            }
         }
     }
 
     unsafe extern "C" fn end_io(ti: *mut bindings::dm_target, bio: *mut bindings::bio, error: *mut u8) -> c_int {
-        let (r, t) = Self::this(ti);
+        // SAFETY: dm calls target callbacks with a live, constructed line.
+        let (r, t) = unsafe { Self::this(ti) };
         if let (Some(bio), false) = (NonNull::new(bio), error.is_null()) {
             // dm keeps the bio: borrowed, never ended here.
             let b = ManuallyDrop::new(DmBio { bio });
@@ -484,7 +556,8 @@ impl<T: Target> Adapter<T> {
         _result: *mut c_char,
         _maxlen: c_uint,
     ) -> c_int {
-        let (r, t) = Self::this(ti);
+        // SAFETY: dm calls target callbacks with a live, constructed line.
+        let (r, t) = unsafe { Self::this(ti) };
         // SAFETY: dm passes `argc` strings that live during the call.
         let Some(strs) = (unsafe { Self::args(argc, argv) }) else { return EINVAL.to_errno() };
         match t.message(&r, &strs[..argc as usize]) {
@@ -500,7 +573,8 @@ impl<T: Target> Adapter<T> {
         result: *mut c_char,
         maxlen: c_uint,
     ) {
-        let (r, t) = Self::this(ti);
+        // SAFETY: dm calls target callbacks with a live, constructed line.
+        let (r, t) = unsafe { Self::this(ti) };
         let kind = match kind {
             bindings::status_type_t_STATUSTYPE_INFO => StatusType::Info,
             bindings::status_type_t_STATUSTYPE_TABLE => StatusType::Table,
@@ -519,22 +593,22 @@ impl<T: Target> Adapter<T> {
         fn_: bindings::iterate_devices_callout_fn,
         data: *mut c_void,
     ) -> c_int {
-        let (r, t) = Self::this(ti);
-        let (dev, start, len) = t.devices(&r);
-        match fn_ {
-            // SAFETY: dm's callout with its own data.
-            Some(f) => unsafe { f(ti, dev.as_ptr(), start, len, data) },
-            None => 0,
-        }
+        // SAFETY: dm calls target callbacks with a live, constructed line.
+        let (r, t) = unsafe { Self::this(ti) };
+        let mut devices = Devices { ti, callout: fn_, data, ret: 0 };
+        t.iterate_devices(&r, &mut devices);
+        devices.ret
     }
 
     unsafe extern "C" fn resume(ti: *mut bindings::dm_target) {
-        let (r, t) = Self::this(ti);
+        // SAFETY: dm calls target callbacks with a live, constructed line.
+        let (r, t) = unsafe { Self::this(ti) };
         t.resume(&r);
     }
 
     unsafe extern "C" fn presuspend(ti: *mut bindings::dm_target) {
-        let (r, t) = Self::this(ti);
+        // SAFETY: dm calls target callbacks with a live, constructed line.
+        let (r, t) = unsafe { Self::this(ti) };
         t.presuspend(&r);
     }
 
@@ -542,7 +616,8 @@ impl<T: Target> Adapter<T> {
         ti: *mut bindings::dm_target,
         bdev: *mut *mut bindings::block_device,
     ) -> c_int {
-        let (r, t) = Self::this(ti);
+        // SAFETY: dm calls target callbacks with a live, constructed line.
+        let (r, t) = unsafe { Self::this(ti) };
         match t.ioctl_device(&r) {
             Some((b, partial)) => {
                 // SAFETY: dm passes a valid out pointer.
@@ -554,7 +629,8 @@ impl<T: Target> Adapter<T> {
     }
 
     unsafe extern "C" fn presuspend_undo(ti: *mut bindings::dm_target) {
-        let (r, t) = Self::this(ti);
+        // SAFETY: dm calls target callbacks with a live, constructed line.
+        let (r, t) = unsafe { Self::this(ti) };
         t.presuspend_undo(&r);
     }
 }
@@ -576,7 +652,7 @@ impl<T: Target> Registration<T> {
     pub fn new(module: &'static ThisModule) -> Result<Self> {
         let tt = KBox::new(
             bindings::target_type {
-                features: 0,
+                features: T::FEATURES as u64,
                 name: T::NAME.as_char_ptr(),
                 module: module.as_ptr(),
                 version: T::VERSION,

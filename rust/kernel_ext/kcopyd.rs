@@ -26,7 +26,7 @@ pub const MAX_DESTS: usize = bindings::BLKCOPY_KCOPYD_MAX_REGIONS as usize;
 /// A region of a device, in 512-byte sectors.
 #[derive(Clone, Copy)]
 pub struct Region {
-    pub bdev: Bdev,
+    pub bdev: Bdev<'static>,
     pub sector: u64,
     pub count: u64,
 }

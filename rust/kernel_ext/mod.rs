@@ -19,6 +19,7 @@ pub mod block;
 pub mod completion;
 pub mod debugfs;
 pub mod dm;
+pub mod drain;
 pub mod kcopyd;
 pub mod miscdev;
 pub mod provider;

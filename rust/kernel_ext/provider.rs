@@ -5,8 +5,6 @@
 //! per-disk cache of discovery results, and ending the write-half pieces
 //! the core hands it.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
-
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::error::{Error, Result};
 use kernel::init::PinInit;
@@ -15,6 +13,7 @@ use kernel::prelude::{pin_data, pin_init};
 use kernel::sync::Mutex;
 
 use super::bindings;
+use super::drain::Drain;
 
 /// A provider's ops table, as a static.
 #[repr(transparent)]
@@ -25,17 +24,17 @@ unsafe impl Sync for Ops {}
 
 /// A registered provider. Dropping it unregisters the ops (which waits for
 /// calls into them in progress) and then waits until every command the
-/// provider issued has completed (`inflight` back to zero), because their
+/// provider issued has completed (`inflight` drained), because their
 /// completions run code of the provider's module.
 pub struct Registration {
     ops: &'static Ops,
-    inflight: &'static AtomicUsize,
+    inflight: &'static Drain,
 }
 
 impl Registration {
     /// Registers `ops` with the core. `inflight` counts the provider's
     /// commands in flight.
-    pub fn new(ops: &'static Ops, inflight: &'static AtomicUsize) -> Result<Self> {
+    pub fn new(ops: &'static Ops, inflight: &'static Drain) -> Result<Self> {
         // SAFETY: `ops` is static and valid for as long as it is registered.
         let ret = unsafe { bindings::blkcopy_register_provider(&ops.0) };
         if ret != 0 {
@@ -49,10 +48,7 @@ impl Drop for Registration {
     fn drop(&mut self) {
         // SAFETY: registered in `new`; returns once no call is in progress.
         unsafe { bindings::blkcopy_unregister_provider(&self.ops.0) };
-        while self.inflight.load(Ordering::Acquire) != 0 {
-            // SAFETY: sleeping in module exit is allowed.
-            unsafe { bindings::msleep(10) };
-        }
+        self.inflight.wait();
     }
 }
 
@@ -113,15 +109,22 @@ impl<T: Copy + Send> DiskCache<T> {
 
     /// The entry of `disk`, discovering it with `discover` the first time.
     /// Without memory for a new entry the disk is discovered again next
-    /// time.
+    /// time. Discovery (device commands, which may take long on a slow
+    /// device) runs with no lock held: lookups for other disks go on; two
+    /// first lookups of one disk may both discover it (the first result
+    /// stays).
     pub fn get(&self, disk: *mut bindings::gendisk, discover: impl FnOnce() -> Option<T>) -> Option<T> {
         // SAFETY: the caller's disk is live; `diskseq` is fixed at creation.
         let seq = unsafe { (*disk).diskseq };
-        let mut e = self.entries.lock();
-        if let Some(&(_, _, t)) = e.iter().find(|(d, s, _)| *d == disk as usize && *s == seq) {
+        let known = |e: &KVec<(usize, u64, T)>| e.iter().find(|(d, s, _)| *d == disk as usize && *s == seq).map(|x| x.2);
+        if let Some(t) = known(&self.entries.lock()) {
             return Some(t);
         }
         let t = discover()?;
+        let mut e = self.entries.lock();
+        if let Some(t) = known(&e) {
+            return Some(t);
+        }
         // Entries of disks that went away are never looked up again; keep
         // the cache bounded by forgetting the oldest (rediscovered if live).
         let entry = (disk as usize, seq, t);

@@ -636,5 +636,6 @@ pool_peak_reset() { echo 0 > "$POOL" || fail "reset $POOL"; }
 assert_pool_drained() {
   local i
   for i in $(seq 50); do [[ $(pool_field jobs_active) == 0 ]] && break; sleep 0.1; done
-  [[ $(pool_field jobs_active) == 0 && $(pool_field pages_in_use) == 0 ]] || fail "jobs left: $(cat "$POOL")"
+  [[ $(pool_field jobs_active) == 0 && $(pool_field pages_in_use) == 0 && $(pool_field reserve_in_use) == 0 ]] ||
+    fail "jobs left: $(cat "$POOL")"
 }
