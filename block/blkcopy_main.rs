@@ -31,6 +31,9 @@ mod landing;
 #[path = "../logic/src/pairing.rs"]
 mod pairing;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../logic/src/plan.rs"]
+mod plan;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../logic/src/range.rs"]
 mod range;
 #[allow(dead_code, unreachable_pub)]

@@ -141,32 +141,10 @@ pub(crate) enum Notify {
 // SAFETY: the C API's contract makes `private` usable from any context.
 unsafe impl Send for Notify {}
 
-/// One segment of the job: a piece of a caller's range of at most
-/// [`HALF_MAX`] bytes, contiguous on both devices. Each has a read half.
-#[derive(Clone, Copy)]
-struct Seg {
-    src: u64,
-    dst: u64,
-    len: u64,
-    /// Offset of the segment in the job's logical space (the caller's
-    /// ranges, concatenated).
-    lstart: u64,
-    /// The pair (token) the segment belongs to.
-    pair: u32,
-}
-
-/// A copy pair: consecutive segments whose destinations follow each other,
-/// up to [`HALF_MAX`] bytes. One write half covers the whole destination
-/// run; each segment's read half records its source in the pair's token
-/// at its offset in the run. A vector of ranges that gathers scattered
-/// sources into one contiguous destination is thereby one pair, which a
-/// provider can copy with commands of several source ranges.
-#[derive(Clone, Copy)]
-struct Pair {
-    dst: u64,
-    len: u64,
-    lstart: u64,
-}
+// A job's segments (each with a read half) and pairs (each with a write
+// half over a destination run, sharing a token): planned by
+// `logic/src/plan.rs`.
+use crate::plan::{Pair, Seg, Step};
 
 /// A stacking layer's hold on its mapping (`blkcopy_hold()`).
 struct Hold {
@@ -392,8 +370,6 @@ impl CopyJob {
         let inline = driver.is_some();
         let mut segs = KVec::new();
         let mut pairs: KVec<Pair> = KVec::new();
-        let mut members = 0usize;
-        let mut lstart = 0u64;
         // MUTATION (Documentation/testing.rst, never in a real build): the
         // last range is copied one 4 KiB block longer than asked.
         #[cfg(blkcopy_mutation = "dst_overrun")]
@@ -409,26 +385,23 @@ impl CopyJob {
         };
         #[cfg(blkcopy_mutation = "dst_overrun")]
         let ranges: &[CopyRange] = &longer;
-        for r in ranges {
-            for p in crate::split::pieces(*r, HALF_MAX, 512) {
-                let joins = match pairs.last() {
-                    Some(q) => q.dst + q.len == p.dst && q.len + p.len <= HALF_MAX && members < TOKEN_EXTENTS,
-                    None => false,
-                };
-                if joins {
-                    if let Some(q) = pairs.last_mut() {
-                        q.len += p.len;
-                    }
-                    members += 1;
-                } else {
-                    pairs.push(Pair { dst: p.dst, len: p.len, lstart }, GFP_KERNEL)?;
-                    members = 1;
+        let mut plan = crate::plan::plan(ranges, HALF_MAX, TOKEN_EXTENTS);
+        for step in plan.by_ref() {
+            let seg = match step {
+                Step::NewPair(pair, seg) => {
+                    pairs.push(pair, GFP_KERNEL)?;
+                    seg
                 }
-                let pair = (pairs.len() - 1) as u32;
-                segs.push(Seg { src: p.src, dst: p.dst, len: p.len, lstart, pair }, GFP_KERNEL)?;
-                lstart += p.len;
-            }
+                Step::Extend(seg) => {
+                    if let Some(q) = pairs.last_mut() {
+                        q.len += seg.len;
+                    }
+                    seg
+                }
+            };
+            segs.push(seg, GFP_KERNEL)?;
         }
+        let lstart = plan.total();
         let mut tokens = KVec::with_capacity(pairs.len(), GFP_KERNEL)?;
         for q in pairs.iter() {
             tokens.push(Sources::new(q.len), GFP_KERNEL)?;

@@ -14,6 +14,7 @@ pub mod extent;
 pub mod landing;
 pub mod nvme;
 pub mod pairing;
+pub mod plan;
 pub mod range;
 pub mod scsi;
 pub mod split;
