@@ -89,6 +89,7 @@ fn parse_u64(s: &CStr) -> Option<u64> {
     t.parse::<u64>().ok()
 }
 
+#[vtable]
 impl dm::Target for Linear {
     const NAME: &'static CStr = c_str!("blkcopy-linear");
     const VERSION: [u32; 3] = [1, 1, 0];

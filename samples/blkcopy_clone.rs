@@ -367,6 +367,7 @@ fn parse_opts(ti: &mut TargetRef, args: &[&CStr], region: u64) -> Result<(bool, 
     Ok((no_hydration, threshold, batch))
 }
 
+#[vtable]
 impl dm::Target for Clone {
     const NAME: &'static CStr = c_str!("blkcopy-clone");
     const VERSION: [u32; 3] = [1, 0, 0];

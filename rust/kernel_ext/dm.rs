@@ -2,8 +2,10 @@
 
 //! Device-mapper targets (`include/linux/device-mapper.h`).
 //!
-//! A target type is a [`Target`] implementation; [`Registration`] registers
-//! it with device-mapper for as long as it lives. Each table line of the
+//! A target type is a [`Target`] implementation (`#[vtable]`: dm gets only
+//! the callbacks the type implements, as `rust/kernel/net/phy.rs` does);
+//! [`Registration`] registers it with device-mapper for as long as it
+//! lives. Each table line of the
 //! type gets its own `T` (made by [`Target::ctr`], dropped by the target's
 //! destructor), stored in the `dm_target`'s `private`. Every bio dm hands
 //! a target carries a 64-bit tag the target may use between `map` and
@@ -17,7 +19,10 @@ use core::ptr::{null_mut, NonNull};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
 use kernel::error::{code::*, Error, Result};
+use kernel::error::VTABLE_DEFAULT_ERROR;
+use kernel::prelude::vtable;
 use kernel::str::CStr;
+use kernel::types::ForeignOwnable;
 use kernel::ThisModule;
 
 use super::bindings;
@@ -409,7 +414,10 @@ impl Devices {
     }
 }
 
-/// A device-mapper target type.
+/// A device-mapper target type. The callbacks with a default body other
+/// than `destroy` are optional: dm is given only those the type
+/// implements (`HAS_*`).
+#[vtable]
 pub trait Target: Sized + Send + Sync + 'static {
     /// The type's name, as table lines name it.
     const NAME: &'static CStr;
@@ -424,10 +432,12 @@ pub trait Target: Sized + Send + Sync + 'static {
     fn map(&self, ti: &TargetRef, bio: DmBio) -> Mapped;
     /// A bio `map` remapped has completed with `*status` (`BLK_STS_*`),
     /// which the target may change. May run in interrupt context.
-    fn end_io(&self, _ti: &TargetRef, _bio: &DmBio, _status: &mut u8) {}
+    fn end_io(&self, _ti: &TargetRef, _bio: &DmBio, _status: &mut u8) {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
     /// A `dmsetup message` to the line.
     fn message(&self, _ti: &TargetRef, _args: &[&CStr]) -> Result {
-        Err(EINVAL)
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
     /// Writes the line's status or table text.
     fn status(&self, ti: &TargetRef, kind: StatusType, out: &mut StatusOut);
@@ -435,19 +445,25 @@ pub trait Target: Sized + Send + Sync + 'static {
     /// stacking queue limits and flushes (`iterate_devices`).
     fn iterate_devices(&self, ti: &TargetRef, devices: &mut Devices);
     /// The table becomes live.
-    fn resume(&self, _ti: &TargetRef) {}
-    /// The table is about to be suspended (or replaced).
-    fn presuspend(&self, _ti: &TargetRef) {}
-    /// A suspend that called `presuspend` did not happen after all.
-    fn presuspend_undo(&self, ti: &TargetRef) {
-        self.resume(ti);
+    fn resume(&self, _ti: &TargetRef) {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
-    /// The line is being destroyed (before `Self` is dropped).
+    /// The table is about to be suspended (or replaced).
+    fn presuspend(&self, _ti: &TargetRef) {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+    /// A suspend that called `presuspend` did not happen after all (when
+    /// not implemented, dm calls `resume` instead).
+    fn presuspend_undo(&self, _ti: &TargetRef) {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+    /// The line is being destroyed (before `Self` is dropped). Always
+    /// called; nothing by default.
     fn destroy(&self, _ti: &TargetRef) {}
     /// The device ioctls on the mapped device are passed to, and whether
     /// the line covers only part of it (dm then allows only safe ioctls).
     fn ioctl_device(&self, _ti: &TargetRef) -> Option<(Bdev<'_>, bool)> {
-        None
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
 }
 
@@ -462,8 +478,8 @@ impl<T: Target> Adapter<T> {
     /// stays so for `'a` (the callback's duration; `dtr` frees the `T`).
     unsafe fn this<'a>(ti: *mut bindings::dm_target) -> (TargetRef, &'a T) {
         // SAFETY: per the contract `ti` is live and `private` is the
-        // `KBox<T>` `ctr` leaked, freed only by `dtr`.
-        unsafe { (TargetRef { ti: NonNull::new_unchecked(ti) }, &*((*ti).private as *const T)) }
+        // `KBox<T>` `ctr` made foreign, taken back only by `dtr`.
+        unsafe { (TargetRef { ti: NonNull::new_unchecked(ti) }, KBox::<T>::borrow((*ti).private)) }
     }
 
     unsafe extern "C" fn ctr(ti: *mut bindings::dm_target, argc: c_uint, argv: *mut *mut c_char) -> c_int {
@@ -479,7 +495,7 @@ impl<T: Target> Adapter<T> {
             Ok(t) => match KBox::new(t, GFP_KERNEL) {
                 Ok(b) => {
                     // SAFETY: `ti` is live; `dtr` takes the box back.
-                    unsafe { (*ti).private = KBox::into_raw(b) as *mut c_void };
+                    unsafe { (*ti).private = b.into_foreign() as *mut c_void };
                     0
                 }
                 Err(_) => ENOMEM.to_errno(),
@@ -511,8 +527,9 @@ impl<T: Target> Adapter<T> {
         // SAFETY: dm calls target callbacks with a live, constructed line.
         let (r, t) = unsafe { Self::this(ti) };
         t.destroy(&r);
-        // SAFETY: `private` is the box `ctr` leaked; nothing uses it after.
-        drop(unsafe { KBox::from_raw((*ti).private as *mut T) });
+        // SAFETY: `private` is the box `ctr` made foreign; nothing uses it
+        // after.
+        drop(unsafe { KBox::<T>::from_foreign((*ti).private) });
     }
 
     unsafe extern "C" fn map(ti: *mut bindings::dm_target, bio: *mut bindings::bio) -> c_int {
@@ -631,7 +648,11 @@ impl<T: Target> Adapter<T> {
     unsafe extern "C" fn presuspend_undo(ti: *mut bindings::dm_target) {
         // SAFETY: dm calls target callbacks with a live, constructed line.
         let (r, t) = unsafe { Self::this(ti) };
-        t.presuspend_undo(&r);
+        if T::HAS_PRESUSPEND_UNDO {
+            t.presuspend_undo(&r);
+        } else {
+            t.resume(&r);
+        }
     }
 }
 
@@ -659,14 +680,18 @@ impl<T: Target> Registration<T> {
                 ctr: Some(Adapter::<T>::ctr),
                 dtr: Some(Adapter::<T>::dtr),
                 map: Some(Adapter::<T>::map),
-                end_io: Some(Adapter::<T>::end_io),
-                message: Some(Adapter::<T>::message),
+                end_io: if T::HAS_END_IO { Some(Adapter::<T>::end_io) } else { None },
+                message: if T::HAS_MESSAGE { Some(Adapter::<T>::message) } else { None },
                 status: Some(Adapter::<T>::status),
                 iterate_devices: Some(Adapter::<T>::iterate_devices),
-                resume: Some(Adapter::<T>::resume),
-                presuspend: Some(Adapter::<T>::presuspend),
-                presuspend_undo: Some(Adapter::<T>::presuspend_undo),
-                prepare_ioctl: Some(Adapter::<T>::prepare_ioctl),
+                resume: if T::HAS_RESUME { Some(Adapter::<T>::resume) } else { None },
+                presuspend: if T::HAS_PRESUSPEND { Some(Adapter::<T>::presuspend) } else { None },
+                presuspend_undo: if T::HAS_PRESUSPEND_UNDO || T::HAS_RESUME {
+                    Some(Adapter::<T>::presuspend_undo)
+                } else {
+                    None
+                },
+                prepare_ioctl: if T::HAS_IOCTL_DEVICE { Some(Adapter::<T>::prepare_ioctl) } else { None },
                 ..Default::default()
             },
             GFP_KERNEL,
