@@ -66,8 +66,8 @@ const COPIED_EXTENTS: usize = 128;
 /// Caller-visible flags (same bits as the uAPI's).
 pub(crate) const FLAG_OFFLOAD_ONLY: u32 = bindings::BLKCOPY_FLAG_OFFLOAD_ONLY;
 pub(crate) const FLAG_NO_OFFLOAD: u32 = bindings::BLKCOPY_FLAG_NO_OFFLOAD;
-/// Internal (never from a caller's flags): only locate where the ranges
-/// land below the stacking layers ([`locate`]); copies and counts nothing.
+/// Internal (never from a caller's flags): only locate where the source
+/// lands below the stacking layers ([`Located`]); copies and counts nothing.
 const FLAG_LOCATE: u32 = 1 << 31;
 
 /// What a finished job reports.
@@ -680,8 +680,11 @@ impl CopyJob {
                             break;
                         }
                     }
+                    // (A job that only locates its source has no destination:
+                    // its source is its destination, located once.)
+                    let locate_dst = self.flags & FLAG_LOCATE == 0;
                     for i in 0..self.pairs.len() {
-                        if st.status != 0 {
+                        if st.status != 0 || !locate_dst {
                             break;
                         }
                         if let Err(e) = self.submit_write_half(i, true) {
@@ -1094,14 +1097,15 @@ impl CopyJob {
     }
 
     fn finish(&self, st: &mut State) {
-        if self.flags & FLAG_LOCATE == 0 {
+        // A locating job's holds stay with its `Located`.
+        let locating = self.flags & FLAG_LOCATE != 0;
+        if !locating {
             self.release_holds();
         }
         // The buffers go back to the pool, or to the reserve.
         drop(core::mem::replace(&mut st.slots, KVec::new()));
         let copied = st.copied.prefix();
         let mut status = st.status;
-        let locating = self.flags & FLAG_LOCATE != 0;
         if status == 0 && copied < self.total && !locating {
             status = if self.cancel.load(Ordering::Acquire) { EINTR.to_errno() } else { EIO.to_errno() };
         }
@@ -1155,20 +1159,16 @@ impl Located {
         // `drive` returns only once the job has notified the waiter.
         let job = unsafe { CopyJob::start(bdev, bdev, &r, FLAG_LOCATE, Notify::Waiter(waiter.clone())) }?;
         job.drive();
-        let mut disks = KVec::new();
-        let located = waiter.result().status;
-        for l in job.routing.landings.lock().iter().filter(|l| !l.dst) {
-            if !disks.iter().any(|&d| d == l.disk) {
-                // On failure `Drop` still releases the holds.
-                if disks.push(l.disk, GFP_KERNEL).is_err() {
-                    job.release_holds();
-                    return Err(ENOMEM);
-                }
-            }
+        // From here every return releases the holds (`Drop`).
+        let mut this = Self { job, disks: KVec::new() };
+        let status = waiter.result().status;
+        if status != 0 {
+            return Err(Error::from_errno(status));
         }
-        let this = Self { job, disks };
-        if located != 0 {
-            return Err(Error::from_errno(located));
+        for l in this.job.routing.landings.lock().iter() {
+            if !this.disks.iter().any(|&d| d == l.disk) {
+                this.disks.push(l.disk, GFP_KERNEL)?;
+            }
         }
         Ok(this)
     }

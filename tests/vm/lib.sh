@@ -390,6 +390,19 @@ expect_not_offloaded() {
   c=$(lio_xcopies)
   ((c == 0)) || fail "a copy said to go through the host issued $c EXTENDED COPY commands"
 }
+# Fills <len> bytes at <src off> of <src> with new random bytes, copies
+# them to <dst off> of <dst>, and checks that blkcopy reports <want>
+# bytes offloaded, that the devices show it (all: expect_offloaded; none:
+# expect_not_offloaded) and that the bytes are equal.
+copy_checked() {  # <src> <dst> <src off> <dst off> <len> <want offloaded>
+  local out
+  fill_random "$1" "$3" "$5"
+  evidence_begin "$1" "$2"
+  out=$(blkcopy copy "$1" "$2" --src-offset "$3" --dst-offset "$4" --length "$5" --json) || fail "copy $1 -> $2"
+  [[ $(json_field "$out" bytes_offloaded) == "$6" ]] || fail "$1 -> $2: offloaded $(json_field "$out" bytes_offloaded), want $6"
+  if (($6 == $5)); then expect_offloaded "$1" "$3" "$2" "$4" "$5"; elif (($6 == 0)); then expect_not_offloaded; fi
+  assert_same "$1" "$3" "$2" "$4" "$5"
+}
 
 # Expected pieces "nsid slba dst-nsid dlba nlb" of NVMe pieces.
 nvme_blocks() {

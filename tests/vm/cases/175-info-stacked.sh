@@ -34,10 +34,5 @@ j=$(blkcopy info "$vm" "$v2" --json)
 grep_q '"pair_offload":false,"pair_reason":"cross_device"' <<< "$j" || fail "NVMe+LIO volume to NVMe volume: $j"
 grep_q '"provider":"stacked"' <<< "$(blkcopy info "$vm" --json)" || fail "multi-line volume's provider"
 # The verdict is what a copy does: offloaded between the two volumes.
-fill_random "$v1" 0 $((8 << 20))
-evidence_begin "$v1" "$v2"
-out=$(blkcopy copy "$v1" "$v2" --length $((8 << 20)) --json) || fail "copy"
-[[ $(json_field "$out" bytes_offloaded) == $((8 << 20)) ]] || fail "not offloaded: $out"
-expect_offloaded "$v1" 0 "$v2" 0 $((8 << 20))
-assert_same "$v1" 0 "$v2" 0 $((8 << 20))
+copy_checked "$v1" "$v2" 0 0 $((8 << 20)) $((8 << 20))
 remove_volumes

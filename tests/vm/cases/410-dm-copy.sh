@@ -10,22 +10,13 @@ load_scsi_provider
 trap 'remove_volumes; unload_providers' EXIT
 M=2048
 n=$(role nvme-a) la=$(role lio-a) lb=$(role lio-b) h=$(role scsi-hd)
-copy_vol() {  # src dst src-off dst-off len want-offloaded
-  local out
-  fill_random "$1" "$3" "$5"
-  evidence_begin "$1" "$2"
-  out=$(blkcopy copy "$1" "$2" --src-offset "$3" --dst-offset "$4" --length "$5" --json) || fail "copy $1 -> $2"
-  [[ $(json_field "$out" bytes_offloaded) == "$6" ]] || fail "$1 -> $2: offloaded $(json_field "$out" bytes_offloaded), want $6"
-  if (($6 == $5)); then expect_offloaded "$1" "$3" "$2" "$4" "$5"; elif (($6 == 0)); then expect_not_offloaded; fi
-  assert_same "$1" "$3" "$2" "$4" "$5"
-}
 # Two volumes on one NVMe namespace, and a second level above one of them.
 volume bl-na "0 $((64 * M)) blkcopy-linear $n $((1100 * M))"; va=/dev/mapper/bl-na
 volume bl-nb "0 $((64 * M)) blkcopy-linear $n $((1200 * M))"; vb=/dev/mapper/bl-nb
 volume bl-nc "0 $((48 * M)) blkcopy-linear $vb $((8 * M))"; vc=/dev/mapper/bl-nc
-copy_vol "$va" "$vb" $((1 << 20)) $((2 << 20)) $((16 << 20)) $((16 << 20))
+copy_checked "$va" "$vb" $((1 << 20)) $((2 << 20)) $((16 << 20)) $((16 << 20))
 assert_same "$va" $((1 << 20)) "$n" $(( (1200 * M + 2 * M) * 512 )) $((16 << 20))
-copy_vol "$va" "$vc" 0 $((4 << 20)) $((8 << 20)) $((8 << 20))
+copy_checked "$va" "$vc" 0 $((4 << 20)) $((8 << 20)) $((8 << 20))
 # Volumes over two LIO LUNs on one nexus: cross-LU EXTENDED COPY.
 volume bl-la "0 $((64 * M)) blkcopy-linear $la $((100 * M))"; la_v=/dev/mapper/bl-la
 volume bl-lb "0 $((64 * M)) blkcopy-linear $lb $((100 * M))"; lb_v=/dev/mapper/bl-lb
@@ -39,7 +30,7 @@ assert_same "$la_v" 0 "$lb_v" 0 $((8 << 20))
 # A copy from its NVMe part to a volume on the same namespace is offloaded;
 # one that spans both lines is offloaded only for the NVMe part.
 volume bl-multi "$(printf '0 %d blkcopy-linear %s %d\n%d %d blkcopy-linear %s %d' $((16 * M)) "$n" $((1300 * M)) $((16 * M)) $((16 * M)) "$la" $((200 * M)))"; mv=/dev/mapper/bl-multi
-copy_vol "$mv" "$vb" 0 $((40 << 20)) $((8 << 20)) $((8 << 20))
+copy_checked "$mv" "$vb" 0 $((40 << 20)) $((8 << 20)) $((8 << 20))
 fill_random "$mv" $((8 << 20)) $((16 << 20))
 evidence_begin "$mv" "$vb"
 out=$(blkcopy copy "$mv" "$vb" --src-offset $((8 << 20)) --dst-offset $((40 << 20)) --length $((16 << 20)) --json) || fail "spanning copy"
@@ -80,4 +71,4 @@ assert_same "$cx" 0 "$vb" $((16 << 20)) $((32 << 20))
 expect_device_copied "$cx" 0 "$vb" $((16 << 20)) $((16 << 20))
 # scsi-hd underneath: everything falls back.
 volume bl-hd "0 $((64 * M)) blkcopy-linear $h $((100 * M))"; hv=/dev/mapper/bl-hd
-copy_vol "$hv" "$hv" 0 $((32 << 20)) $((8 << 20)) 0
+copy_checked "$hv" "$hv" 0 $((32 << 20)) $((8 << 20)) 0
