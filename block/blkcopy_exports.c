@@ -2,7 +2,7 @@
 /*
  * Symbol exports of blkcopy.ko.
  *
- * Why C: the functions are implemented in Rust (block/blkcopy_main.rs) as
+ * Why C: the functions are implemented in Rust (block/c_api.rs) as
  * #[no_mangle] extern "C" functions; 6.12 has no way to export a symbol
  * from a Rust module, so the ksymtab entries are made here with the usual
  * macro, against the prototypes of include/linux/blkcopy.h.

@@ -21,10 +21,9 @@
 use kernel::alloc::{flags::{GFP_KERNEL, __GFP_NOWARN}, KVec};
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::{Arc, Mutex};
+use kernel::sync::Mutex;
 use kernel::types::Opaque;
 
-use crate::job::CopyJob;
 use crate::kernel_ext::bindings;
 use crate::kernel_ext::bio::BufPage;
 use crate::kernel_ext::NoIo;
@@ -62,7 +61,8 @@ impl Drop for PoolPages {
 
 enum Origin {
     Pool(#[allow(dead_code)] PoolPages),
-    Reserve,
+    /// Given back to this reserve when dropped.
+    Reserve(&'static Reserve),
 }
 
 /// A fallback buffer: the pages of one chunk.
@@ -96,8 +96,8 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        if let Origin::Reserve = self.origin {
-            crate::fallback_reserve().give(core::mem::replace(&mut self.pages, KVec::new()));
+        if let Origin::Reserve(r) = self.origin {
+            r.give(core::mem::replace(&mut self.pages, KVec::new()));
         }
     }
 }
@@ -111,10 +111,22 @@ pub(crate) struct Reserve {
     #[pin]
     free: Mutex<[Option<KVec<BufPage>>; RESERVE_BUFS]>,
     /// Copies waiting for a buffer, linked through their reserve link
-    /// (`CopyJob::wait_for_reserve`), each holding a reference to its
-    /// copy. Added to and emptied under `free`'s lock: no wake-up is lost.
+    /// (queued by [`Reserve::take`]'s `wait`), each holding a reference to
+    /// its copy. Added to and emptied under `free`'s lock: no wake-up is
+    /// lost.
     waiters: Opaque<bindings::llist_head>,
+    /// Tells the copies of a list taken off `waiters` to try again.
+    kick: WaitersKick,
 }
+
+/// Tells the copies of a list of waiters (their reserve links, first
+/// node given) that a buffer came back.
+///
+/// # Safety
+///
+/// Called with a list of links queued by the `wait` of [`Reserve::take`],
+/// each with the reference its copy took for the list.
+pub(crate) type WaitersKick = unsafe fn(*mut bindings::llist_node);
 
 // SAFETY: `waiters` is only used under `free`'s lock through the llist
 // functions; the rest is `Sync`.
@@ -123,8 +135,9 @@ unsafe impl Sync for Reserve {}
 unsafe impl Send for Reserve {}
 
 impl Reserve {
-    /// Allocates the reserve's buffers.
-    pub(crate) fn new() -> Result<impl PinInit<Self>> {
+    /// Allocates the reserve's buffers; waiting copies are told with
+    /// `kick` (the copies' owner knows what their links belong to).
+    pub(crate) fn new(kick: WaitersKick) -> Result<impl PinInit<Self>> {
         let mut bufs: [Option<KVec<BufPage>>; RESERVE_BUFS] = Default::default();
         for b in bufs.iter_mut() {
             let mut pages = KVec::with_capacity(RESERVE_PAGES, GFP_KERNEL)?;
@@ -136,18 +149,20 @@ impl Reserve {
         Ok(pin_init!(Reserve {
             free <- new_mutex!(bufs),
             waiters: Opaque::new(bindings::llist_head { first: core::ptr::null_mut() }),
+            kick,
         }))
     }
 
-    /// A reserve buffer for `job`; `None` when none is free, and `job` is
-    /// kicked once one comes back.
-    pub(crate) fn take(&self, job: &Arc<CopyJob>) -> Option<Buffer> {
+    /// A reserve buffer; `None` when none is free: then `wait` is called
+    /// with the list of waiting copies (under the reserve's lock) to queue
+    /// its copy's link, and the copy is kicked once a buffer comes back.
+    pub(crate) fn take(&'static self, wait: impl FnOnce(*mut bindings::llist_head)) -> Option<Buffer> {
         let mut free = self.free.lock();
         if let Some(pages) = free.iter_mut().find_map(Option::take) {
             stats::reserve_taken();
-            return Some(Buffer { pages, origin: Origin::Reserve });
+            return Some(Buffer { pages, origin: Origin::Reserve(self) });
         }
-        job.wait_for_reserve(self.waiters.get());
+        wait(self.waiters.get());
         None
     }
 
@@ -164,8 +179,8 @@ impl Reserve {
             unsafe { bindings::blkcopy_llist_del_all(self.waiters.get()) }
         };
         // SAFETY: the nodes are reserve links of waiting copies, each with
-        // the reference `wait_for_reserve` took.
-        unsafe { CopyJob::reserve_waiters_kick(waiting) };
+        // the reference its `wait` took.
+        unsafe { (self.kick)(waiting) };
     }
 }
 
@@ -176,6 +191,6 @@ impl PinnedDrop for Reserve {
         // SAFETY: a valid llist head.
         let waiting = unsafe { bindings::blkcopy_llist_del_all(self.waiters.get()) };
         // SAFETY: as in `give`.
-        unsafe { CopyJob::reserve_waiters_kick(waiting) };
+        unsafe { (self.kick)(waiting) };
     }
 }

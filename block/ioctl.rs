@@ -11,10 +11,11 @@ use kernel::prelude::*;
 use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::UserSlice;
 
-use crate::job::{Located, CopyJob, Notify, Waiter};
+use crate::copy;
+use crate::job::{CopyJob, Core, Located, Notify, Waiter};
 use crate::kernel_ext::bindings;
-use crate::kernel_ext::block::{Bdev, BdevFile};
-use crate::range::{check_ranges, CopyRange, DevGeom, RangeError};
+use crate::kernel_ext::block::BdevFile;
+use crate::range::CopyRange;
 
 // SAFETY: plain integer structures without padding holes (the header pads
 // explicitly), valid for any bit pattern.
@@ -31,26 +32,12 @@ unsafe impl AsBytes for bindings::blkcopy_info {}
 pub(crate) const BLKCOPY: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_args>(bindings::BLKCOPY_IOC_MAGIC, 1);
 pub(crate) const BLKCOPY_INFO: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_info>(bindings::BLKCOPY_IOC_MAGIC, 2);
 
-/// What the range checks know about a device.
-pub(crate) fn geom(b: Bdev<'_>) -> DevGeom {
-    DevGeom { size: b.size(), lbs: b.logical_block_size(), disk: b.disk() as u64, start: b.start_sect() << 9 }
-}
-
-pub(crate) fn range_errno(e: RangeError) -> Error {
-    match e {
-        RangeError::Overflow => crate::kernel_ext::code::eoverflow(),
-        RangeError::ZeroLength | RangeError::Misaligned | RangeError::OutOfRange | RangeError::Overlap => EINVAL,
-    }
-}
-
 /// BLKCOPY: copy a vector of ranges from `src_fd` to `dst_fd`.
-pub(crate) fn copy(arg: usize) -> Result<isize> {
+pub(crate) fn copy(core: &'static Core, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) = UserSlice::new(arg, size_of::<bindings::blkcopy_args>()).reader_writer();
     let mut a: bindings::blkcopy_args = reader.read()?;
-    let flags_all = bindings::BLKCOPY_FLAG_OFFLOAD_ONLY | bindings::BLKCOPY_FLAG_NO_OFFLOAD;
     if a.size as usize != size_of::<bindings::blkcopy_args>()
-        || a.flags & !flags_all != 0
-        || a.flags == flags_all
+        || copy::check_flags(a.flags).is_err()
         || a.pad != 0
         || a.reserved.iter().any(|&r| r != 0)
         || a.nr_ranges == 0
@@ -82,7 +69,7 @@ pub(crate) fn copy(arg: usize) -> Result<isize> {
         ranges.push(CopyRange { src: r.src_offset, dst: r.dst_offset, len: r.length }, GFP_KERNEL)?;
     }
     let (sb, db) = (src.bdev(), dst.bdev());
-    check_ranges(&ranges, &geom(sb), &geom(db)).map_err(|(_, e)| range_errno(e))?;
+    copy::check(sb, db, &ranges)?;
 
     // Like O_DIRECT: the device must see dirty cached source data, and the
     // destination's cache must not keep stale data over the copy.
@@ -95,7 +82,7 @@ pub(crate) fn copy(arg: usize) -> Result<isize> {
     // SAFETY: `src` and `dst` hold the devices open until this function
     // returns, and `drive` returns only once the job has notified the
     // waiter (after what was in flight has ended, on a fatal signal too).
-    let job = unsafe { CopyJob::start(sb, db, &ranges, a.flags, Notify::Waiter(waiter.clone())) }?;
+    let job = unsafe { CopyJob::start(core, sb, db, &ranges, a.flags, Notify::Driver(waiter.clone())) }?;
     // Until it ends, or a fatal signal stops it (then after what is in
     // flight has ended); the copied prefix is reported either way.
     job.drive();
@@ -115,7 +102,7 @@ pub(crate) fn copy(arg: usize) -> Result<isize> {
 
 /// BLKCOPY_INFO: a device's copy capability, and whether a copy from it to
 /// a second device can be offloaded.
-pub(crate) fn info(arg: usize) -> Result<isize> {
+pub(crate) fn info(core: &'static Core, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) = UserSlice::new(arg, size_of::<bindings::blkcopy_info>()).reader_writer();
     let mut a: bindings::blkcopy_info = reader.read()?;
     if a.size as usize != size_of::<bindings::blkcopy_info>()
@@ -127,7 +114,7 @@ pub(crate) fn info(arg: usize) -> Result<isize> {
     }
     let f = BdevFile::from_fd(a.fd)?;
     let b = f.bdev();
-    let reg = crate::registry();
+    let reg = core.registry();
     a.logical_block_size = b.logical_block_size();
     a.capacity = b.size();
     let f2 = match a.fd2 {
@@ -137,7 +124,7 @@ pub(crate) fn info(arg: usize) -> Result<isize> {
     };
     // Where each device's blocks land below stacking layers and
     // partitions: the disks whose providers copy them.
-    let located = Located::new(b)?;
+    let located = Located::new(core, b)?;
     let below = located.disks();
     let has_provider = |d: u64| reg.limits(d as *mut bindings::gendisk);
     a.provider = bindings::BLKCOPY_PROVIDER_NONE;
@@ -167,7 +154,7 @@ pub(crate) fn info(arg: usize) -> Result<isize> {
     a.pair_reason = bindings::BLKCOPY_REASON_NONE;
     if let Some(f2) = &f2 {
         let b2 = f2.bdev();
-        let located2 = Located::new(b2)?;
+        let located2 = Located::new(core, b2)?;
         let below2 = located2.disks();
         // Offloadable when every part of the first device can be copied
         // to every part of the second: the verdict for whole devices

@@ -30,6 +30,7 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
+use kernel::c_str;
 use kernel::new_mutex;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
@@ -37,50 +38,80 @@ use kernel::sync::{Arc, ArcBorrow, Mutex};
 use kernel::types::Opaque;
 use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 
+use crate::command::{self, Command, Limits, SrcRange};
+use crate::copy::{CopyResult, Reason, FLAG_NO_OFFLOAD, FLAG_OFFLOAD_ONLY};
 use crate::extent::ExtentSet;
-use crate::fallback_mem::{Buffer, RESERVE_CHUNK};
+use crate::fallback::Fallback;
+use crate::fallback_mem::Reserve;
 use crate::kernel_ext::bindings;
-use crate::kernel_ext::bio::Bio;
+use crate::kernel_ext::bio::{Bio, BioSet};
 use crate::kernel_ext::block::Bdev;
 use crate::kernel_ext::completion::Completion;
+use crate::kernel_ext::workqueue::OwnedQueue;
 use crate::kernel_ext::NoIo;
 use crate::landing::{self, Landing};
 use crate::pairing::Sources;
 use crate::range::CopyRange;
-use crate::route::{self, Reason};
+use crate::route::{self, HalfCtx, HalfKind, Registry, RoutedCopy, HALF_MAX, MAX_CMD_RANGES};
 use crate::stats;
 
-/// Largest copy half: `bi_size` is 32 bits, and smaller halves keep the
-/// per-token state small.
-pub(crate) const HALF_MAX: u64 = 1 << 30;
 /// Source extents one token records (more pieces fall back).
 pub(crate) const TOKEN_EXTENTS: usize = 16;
-/// Fallback: bytes per chunk (one bio of order-0 pages).
-pub(crate) const FB_CHUNK: usize = 1 << 20;
-/// Fallback: chunks in flight per job (reads and writes pipelined).
-pub(crate) const FB_DEPTH: usize = 4;
 /// Extents of copied bytes a job tracks (its fallback's work list has at
 /// most one more gap).
 const COPIED_EXTENTS: usize = 128;
 
-/// Caller-visible flags (same bits as the uAPI's).
-pub(crate) const FLAG_OFFLOAD_ONLY: u32 = bindings::BLKCOPY_FLAG_OFFLOAD_ONLY;
-pub(crate) const FLAG_NO_OFFLOAD: u32 = bindings::BLKCOPY_FLAG_NO_OFFLOAD;
 /// Internal (never from a caller's flags): only locate where the source
 /// lands below the stacking layers ([`Located`]); copies and counts nothing.
 const FLAG_LOCATE: u32 = 1 << 31;
 
-/// What a finished job reports.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct CopyResult {
-    /// 0 or a negative errno.
-    pub(crate) status: i32,
-    /// Length of the copied prefix of the job's ranges, in bytes.
-    pub(crate) copied: u64,
-    /// Bytes the device copied.
-    pub(crate) offloaded: u64,
-    /// The error was a read of the source.
-    pub(crate) read_failed: bool,
+/// What every job uses: set up when the module loads
+/// (block/blkcopy_main.rs), torn down after the last job has ended, and
+/// handed to each job by the front end that starts it.
+#[pin_data]
+pub(crate) struct Core {
+    /// First, so it is destroyed (draining all queued work) first.
+    wq: OwnedQueue,
+    #[pin]
+    bioset: BioSet<BioCtx>,
+    #[pin]
+    registry: Registry,
+    #[pin]
+    stats: stats::Registry,
+    /// The fallback's memory reserve.
+    #[pin]
+    reserve: Reserve,
+}
+
+impl Core {
+    pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
+        // The queue may reclaim memory: the fallback's writes free memory.
+        let wq = OwnedQueue::new(c_str!("blkcopy"), bindings::wq_flags_WQ_MEM_RECLAIM, 0)?;
+        let reserve = Reserve::new(CopyJob::reserve_waiters_kick)?;
+        Ok(try_pin_init!(Core {
+            wq,
+            bioset <- BioSet::new(64),
+            registry <- Registry::new(),
+            stats <- stats::Registry::new(),
+            reserve <- reserve,
+        }))
+    }
+
+    /// The providers and stacking layers.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Per-device statistics.
+    pub(crate) fn stats(&self) -> &stats::Registry {
+        &self.stats
+    }
+}
+
+/// Who is told how a job ended (the job knows none of its front ends).
+/// Called once, in process context, with no lock of the job held.
+pub(crate) trait CopyDone: Send + Sync {
+    fn copy_done(&self, res: &CopyResult);
 }
 
 /// A process waiting for a job (the BLKCOPY ioctl). It also drives the
@@ -113,9 +144,6 @@ impl Waiter {
         )
     }
 
-    pub(crate) fn completion(&self) -> &Completion {
-        &self.done
-    }
 
     pub(crate) fn result(&self) -> CopyResult {
         CopyResult {
@@ -127,19 +155,22 @@ impl Waiter {
     }
 }
 
-/// Who is told when the job ends.
-pub(crate) enum Notify {
-    Waiter(Arc<Waiter>),
-    Callback {
-        f: unsafe extern "C" fn(*const bindings::blkcopy_result, *mut c_void),
-        private: *mut c_void,
-    },
-    /// One destination of a kcopyd-style copy.
-    Kcopyd(Arc<crate::kcopyd::KJob>, u32),
+impl CopyDone for Waiter {
+    fn copy_done(&self, res: &CopyResult) {
+        self.status.store(res.status, Ordering::Release);
+        self.copied.store(res.copied, Ordering::Release);
+        self.offloaded.store(res.offloaded, Ordering::Release);
+        self.done.complete();
+    }
 }
 
-// SAFETY: the C API's contract makes `private` usable from any context.
-unsafe impl Send for Notify {}
+/// Who is told when the job ends.
+pub(crate) enum Notify {
+    /// A process that drives the job's steps and waits for it.
+    Driver(Arc<Waiter>),
+    /// Told from the job's work function.
+    Done(Arc<dyn CopyDone>),
+}
 
 // A job's segments (each with a read half) and pairs (each with a write
 // half over a destination run, sharing a token): planned by
@@ -158,10 +189,8 @@ unsafe impl Send for Hold {}
 /// What a bio of the job is for; lives in the bio's front pad.
 #[derive(Clone, Copy)]
 pub(crate) enum IoKind {
-    /// A piece of a pair's read or write half; `off` is its offset
-    /// within the pair's destination run. A locating half only records
-    /// where it lands (`CopyJob::record_landing`) and ends.
-    Half { pair: u32, off: u64, write: bool, locate: bool },
+    /// A piece of a pair's read or write half (routed by route.rs).
+    Half(HalfKind),
     /// Fallback I/O of slot `slot`: `len` bytes at logical offset `loff`.
     FbRead { slot: u8, loff: u64, len: u32 },
     FbWrite { slot: u8, loff: u64, len: u32 },
@@ -180,7 +209,7 @@ struct Routing {
     /// The source ranges of the device command being built (a job's
     /// passes are serialised; kept off the stack).
     #[pin]
-    cmd_ranges: Mutex<KBox<[bindings::blkcopy_src_range; route::MAX_CMD_RANGES]>>,
+    cmd_ranges: Mutex<KBox<[bindings::blkcopy_src_range; MAX_CMD_RANGES]>>,
     /// Mappings stacking layers keep in force for the offload attempt.
     #[pin]
     holds: Mutex<KVec<Hold>>,
@@ -200,7 +229,7 @@ struct ReserveWait {
 }
 
 /// Halves taken off a job's routing queue, oldest first.
-pub(crate) struct QueuedHalves(*mut bindings::llist_node);
+struct QueuedHalves(*mut bindings::llist_node);
 
 impl Iterator for QueuedHalves {
     type Item = JobBio;
@@ -248,6 +277,34 @@ unsafe impl Send for BioCtx {}
 
 pub(crate) type JobBio = Bio<BioCtx>;
 
+impl HalfCtx for BioCtx {
+    type Copy = CopyJob;
+
+    fn copy(&self) -> &Arc<CopyJob> {
+        &self.job
+    }
+
+    fn half(&self) -> Option<HalfKind> {
+        match self.kind {
+            IoKind::Half(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn set_half(&mut self, kind: HalfKind) {
+        self.kind = IoKind::Half(kind);
+    }
+
+    fn set_reason(&mut self, reason: Reason) {
+        self.reason = reason;
+    }
+
+    fn alloc_like(half: &JobBio) -> Result<JobBio> {
+        let c = half.ctx();
+        c.job.alloc_bio(half.bdev(), 0, half.op(), half.sector(), c.kind, c.reason)
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Start,
@@ -255,11 +312,6 @@ enum Phase {
     WriteHalves,
     Fallback,
     Done,
-}
-
-struct Slot {
-    buf: Buffer,
-    busy: bool,
 }
 
 struct State {
@@ -273,17 +325,8 @@ struct State {
     offloaded: KBox<ExtentSet<64>>,
     /// Logical bytes copied (offloaded or by the fallback).
     copied: KBox<ExtentSet<COPIED_EXTENTS>>,
-    /// Fallback work: uncopied logical extents, and the cursor in them.
-    todo: KVec<(u64, u64)>,
-    todo_idx: usize,
-    todo_pos: u64,
-    slots: KVec<Slot>,
-    /// Buffers the fallback would use (up to [`FB_DEPTH`]).
-    want: usize,
-    /// Bytes of each fallback buffer: [`FB_CHUNK`], or less for a job
-    /// with less to copy.
-    chunk: usize,
-    emulated: u64,
+    /// What the device did not copy is copied by the fallback engine.
+    fb: Fallback,
     /// Bytes that fell back, by reason.
     reasons: [u64; Reason::COUNT],
     /// A read of the source failed.
@@ -296,6 +339,7 @@ struct State {
 /// A copy job.
 #[pin_data]
 pub(crate) struct CopyJob {
+    core: &'static Core,
     src: Bdev<'static>,
     dst: Bdev<'static>,
     flags: u32,
@@ -354,6 +398,7 @@ impl CopyJob {
     /// `src` and `dst` stay open until `notify` has been told (the job's
     /// last I/O has ended by then).
     pub(crate) unsafe fn start(
+        core: &'static Core,
         src: Bdev<'_>,
         dst: Bdev<'_>,
         ranges: &[CopyRange],
@@ -364,8 +409,8 @@ impl CopyJob {
         // uses them only until then.
         let (src, dst) = unsafe { (src.assume_open(), dst.assume_open()) };
         let driver = match &notify {
-            Notify::Waiter(w) => Some(w.clone()),
-            _ => None,
+            Notify::Driver(w) => Some(w.clone()),
+            Notify::Done(_) => None,
         };
         let inline = driver.is_some();
         let mut segs = KVec::new();
@@ -412,15 +457,9 @@ impl CopyJob {
             status: 0,
             offloaded: KBox::new_uninit(GFP_KERNEL)?.write(ExtentSet::new()),
             copied: KBox::new_uninit(GFP_KERNEL)?.write(ExtentSet::new()),
-            // Room for the fallback's work, taken now: nothing on the
-            // fallback's path allocates but its buffers.
-            todo: KVec::with_capacity(COPIED_EXTENTS + 1, GFP_KERNEL)?,
-            todo_idx: 0,
-            todo_pos: 0,
-            slots: KVec::with_capacity(FB_DEPTH, GFP_KERNEL)?,
-            want: 0,
-            chunk: FB_CHUNK,
-            emulated: 0,
+            // The copied set has at most its capacity of extents, so at
+            // most one more gap.
+            fb: Fallback::new(COPIED_EXTENTS + 1)?,
             reasons: [0; Reason::COUNT],
             read_failed: false,
             ending: None,
@@ -440,6 +479,7 @@ impl CopyJob {
         });
         let job = Arc::pin_init(
             pin_init!(CopyJob {
+                core,
                 src,
                 dst,
                 flags,
@@ -497,7 +537,7 @@ impl CopyJob {
             }
         }
         // Already queued: the queued run will see the new state.
-        let _ = crate::workqueue().enqueue(self.clone());
+        let _ = self.core.wq.queue().enqueue(self.clone());
     }
 
     fn kick_borrowed(&self) {
@@ -601,8 +641,8 @@ impl CopyJob {
         let kind = bio.ctx().kind;
         match kind {
             // Locating halves copy nothing; where they landed is recorded.
-            IoKind::Half { locate: true, .. } => {}
-            IoKind::Half { pair, off, write, locate: false } => {
+            IoKind::Half(HalfKind { locate: true, .. }) => {}
+            IoKind::Half(HalfKind { pair, off, write, locate: false }) => {
                 let len = u64::from(bio.size());
                 let s = self.pairs[pair as usize];
                 if !ok {
@@ -632,23 +672,22 @@ impl CopyJob {
                         st.status = EIO.to_errno();
                         st.read_failed = true;
                     }
-                    st.slots[slot as usize].busy = false;
+                    st.fb.release(slot, 0);
                 } else {
                     // MUTATION (Documentation/testing.rst, never in a real
                     // build): the second chunk is read and never written.
                     #[cfg(blkcopy_mutation = "fallback_skip_chunk")]
-                    if loff == FB_CHUNK as u64 {
+                    if loff == crate::fallback::FB_CHUNK as u64 {
                         let _ = st.copied.insert(loff, u64::from(len));
-                        st.emulated += u64::from(len);
-                        st.slots[slot as usize].busy = false;
+                        st.fb.release(slot, len);
                         drop(bio);
                         return;
                     }
                     // Reuse the slot's pages for the write.
                     drop(bio);
-                    if let Err(e) = self.submit_fb(st, slot, loff, len, true) {
+                    if let Err(e) = self.submit_fb(&st.fb, slot, loff, len, true) {
                         st.status = e.to_errno();
-                        st.slots[slot as usize].busy = false;
+                        st.fb.release(slot, 0);
                     }
                     return;
                 }
@@ -656,11 +695,13 @@ impl CopyJob {
             IoKind::FbWrite { slot, loff, len } => {
                 if ok {
                     let _ = st.copied.insert(loff, u64::from(len));
-                    st.emulated += u64::from(len);
-                } else if st.status == 0 {
-                    st.status = EIO.to_errno();
+                    st.fb.release(slot, len);
+                } else {
+                    if st.status == 0 {
+                        st.status = EIO.to_errno();
+                    }
+                    st.fb.release(slot, 0);
                 }
-                st.slots[slot as usize].busy = false;
             }
         }
         drop(bio);
@@ -752,18 +793,21 @@ impl CopyJob {
                             st.status = e.to_errno();
                         }
                     }
-                    let work_left = st.todo_idx < st.todo.len();
-                    if st.status == 0 && !self.cancel.load(Ordering::Acquire) && work_left && st.slots.is_empty() {
+                    let work_left = st.fb.work_left();
+                    if st.status == 0 && !self.cancel.load(Ordering::Acquire) && work_left && !st.fb.has_buffers() {
                         // None when memory is short and the reserve is
                         // empty: the job is kicked when a buffer is back.
-                        self.take_buffers(st);
+                        let lbs = self.src.logical_block_size().max(self.dst.logical_block_size()) as usize;
+                        if let Err(e) = st.fb.take_buffers(lbs, &self.core.reserve, |head| self.wait_for_reserve(head)) {
+                            st.status = e.to_errno();
+                        }
                     }
                     if st.status == 0 && !self.cancel.load(Ordering::Acquire) {
                         if let Err(e) = self.fill_slots(st) {
                             st.status = e.to_errno();
                         }
                     }
-                    let work_left = st.todo_idx < st.todo.len();
+                    let work_left = st.fb.work_left();
                     let stopping = st.status != 0 || self.cancel.load(Ordering::Acquire);
                     if !self.busy() && (!work_left || stopping) {
                         st.phase = Phase::Done;
@@ -800,7 +844,7 @@ impl CopyJob {
             kind,
             reason,
         };
-        let bio = crate::bioset().alloc(bdev, nr_vecs, op, sector, Self::end_io, ctx, bindings::BLKCOPY_GFP_NOIO)?;
+        let bio = self.core.bioset.alloc(bdev, nr_vecs, op, sector, Self::end_io, ctx, bindings::BLKCOPY_GFP_NOIO)?;
         self.inflight.fetch_add(1, Ordering::AcqRel);
         Ok(bio)
     }
@@ -810,7 +854,7 @@ impl CopyJob {
     fn submit_read_half(self: &Arc<Self>, i: usize, locate: bool) -> Result {
         let s = self.segs[i];
         let off = s.lstart - self.pairs[s.pair as usize].lstart;
-        let kind = IoKind::Half { pair: s.pair, off, write: false, locate };
+        let kind = IoKind::Half(HalfKind { pair: s.pair, off, write: false, locate });
         let op = bindings::blkcopy_req_op_REQ_OP_COPY_READ;
         let mut bio = self.alloc_bio(self.src, 0, op, s.src >> 9, kind, Reason::NoProvider)?;
         bio.set_size(s.len as u32);
@@ -822,30 +866,12 @@ impl CopyJob {
     /// record where the destination lands).
     fn submit_write_half(self: &Arc<Self>, i: usize, locate: bool) -> Result {
         let p = self.pairs[i];
-        let kind = IoKind::Half { pair: i as u32, off: 0, write: true, locate };
+        let kind = IoKind::Half(HalfKind { pair: i as u32, off: 0, write: true, locate });
         let op = bindings::blkcopy_req_op_REQ_OP_COPY_WRITE;
         let mut bio = self.alloc_bio(self.dst, 0, op, p.dst >> 9, kind, Reason::NoProvider)?;
         bio.set_size(p.len as u32);
         route::submit_half(bio);
         Ok(())
-    }
-
-    /// Records where a read-half piece's data lives (called by the router
-    /// at the bottom of the stack). `pos` is a byte offset on `disk`.
-    pub(crate) fn record_source(&self, pair: u32, off: u64, len: u64, disk: u64, pos: u64) -> bool {
-        self.tokens.lock()[pair as usize].record(off, len, disk, pos).is_ok()
-    }
-
-    /// Records where a piece of the source or destination lands (called by
-    /// the router at the bottom of the stack). `pos` is a byte offset on
-    /// `disk`.
-    pub(crate) fn record_landing(&self, disk: u64, pos: u64, len: u64, dst: bool) {
-        let l = Landing { disk, start: pos, len, dst };
-        // Routing runs on the I/O path (the job's work item among others).
-        let _noio = NoIo::enter();
-        if self.routing.landings.lock().push(l, GFP_KERNEL).is_err() {
-            self.routing.landing_lost.store(true, Ordering::Release);
-        }
     }
 
     /// Whether the copy may write: every piece landed where no destination
@@ -872,121 +898,21 @@ impl CopyJob {
         }
     }
 
-    /// Queues a half of this job for routing. True when the caller is to
-    /// run the routing pass ([`CopyJob::take_queued_halves`] until empty,
-    /// then [`CopyJob::end_routing`]); false when a pass is running.
-    pub(crate) fn queue_half(&self, bio: JobBio) -> bool {
-        let raw = bio.into_raw();
-        // SAFETY: a live bio of the job's set, handed to the queue; its
-        // context's node links nothing until the half has ended.
-        unsafe {
-            let ctx = JobBio::ctx_of(raw);
-            bindings::blkcopy_llist_add(core::ptr::addr_of_mut!((*ctx).node), self.routing.queue.get());
-        }
-        !self.routing.active.swap(true, Ordering::SeqCst)
-    }
-
-    /// The queued halves, oldest first (the pass's owner only).
-    pub(crate) fn take_queued_halves(&self) -> QueuedHalves {
-        // SAFETY: a valid llist head; its nodes are contexts of queued
-        // halves, which now belong to the returned list.
-        let mut n = unsafe { bindings::blkcopy_llist_del_all(self.routing.queue.get()) };
-        let mut oldest_first = core::ptr::null_mut();
-        while !n.is_null() {
-            // SAFETY: `n` is a node taken off the queue above.
-            unsafe {
-                let next = (*n).next;
-                (*n).next = oldest_first;
-                oldest_first = n;
-                n = next;
-            }
-        }
-        QueuedHalves(oldest_first)
-    }
-
-    /// Whether halves wait in the routing queue.
-    pub(crate) fn halves_queued(&self) -> bool {
-        // SAFETY: a valid llist head.
-        !unsafe { bindings::blkcopy_llist_empty(self.routing.queue.get()) }
-    }
-
-    /// Ends a routing pass. True when halves were queued after the last
-    /// take and the caller owns a new pass to route them.
-    pub(crate) fn end_routing(&self) -> bool {
-        self.routing.active.store(false, Ordering::SeqCst);
-        self.halves_queued() && !self.routing.active.swap(true, Ordering::SeqCst)
-    }
-
-    /// The buffer for a device command's source ranges.
-    pub(crate) fn cmd_ranges(&self) -> kernel::sync::lock::Guard<'_, KBox<[bindings::blkcopy_src_range; route::MAX_CMD_RANGES]>, kernel::sync::lock::mutex::MutexBackend> {
-        self.routing.cmd_ranges.lock()
-    }
-
-    /// The recorded sources of a write-half piece.
-    pub(crate) fn with_sources<R>(&self, pair: u32, f: impl FnOnce(&Sources<TOKEN_EXTENTS>) -> R) -> R {
-        f(&self.tokens.lock()[pair as usize])
-    }
-
-    /// Computes the fallback's work list and the size of its buffers (no
-    /// allocation: the list's room was taken when the job was created).
+    /// Plans the fallback's work (no allocation: its room was taken when
+    /// the job was created).
     fn plan_fallback(&self, st: &mut State) -> Result {
-        // SAFETY: the elements are `Copy`: nothing to drop.
-        unsafe { st.todo.set_len(0) };
-        st.todo_idx = 0;
-        st.todo_pos = 0;
-        for g in st.copied.gaps(self.total) {
-            // The set has at most its capacity of extents, so at most one
-            // more gap: within the list's capacity.
-            st.todo.push(g, GFP_KERNEL)?;
-        }
-        if st.todo.is_empty() {
-            return Ok(());
-        }
-        if self.flags & FLAG_OFFLOAD_ONLY != 0 {
-            // SAFETY: as above.
-            unsafe { st.todo.set_len(0) };
+        let lbs = self.src.logical_block_size().max(self.dst.logical_block_size()) as usize;
+        st.fb.plan(st.copied.gaps(self.total), lbs)?;
+        if st.fb.work_left() && self.flags & FLAG_OFFLOAD_ONLY != 0 {
+            st.fb.clear();
             return Err(crate::kernel_ext::code::eopnotsupp());
         }
-        // Buffers of FB_CHUNK bytes, or fewer pages for less work (still a
-        // multiple of both devices' logical block sizes).
-        let todo_bytes = st.todo.iter().map(|g| g.1).sum::<u64>();
-        let lbs = self.src.logical_block_size().max(self.dst.logical_block_size()).max(1) as usize;
-        let chunk = (todo_bytes.min(FB_CHUNK as u64) as usize).next_multiple_of(PAGE_SIZE).next_multiple_of(lbs);
-        st.chunk = chunk.min(FB_CHUNK);
-        st.want = FB_DEPTH.min(todo_bytes.div_ceil(st.chunk as u64) as usize);
         Ok(())
-    }
-
-    /// Takes the fallback's buffers: up to `want` from the pool (the first
-    /// regardless of its limit, so that every job makes progress), or,
-    /// when not even one can be allocated, one of the reserve's.
-    fn take_buffers(self: &Arc<Self>, st: &mut State) {
-        let npages = st.chunk / PAGE_SIZE;
-        for i in 0..st.want {
-            let Some(buf) = Buffer::alloc(npages, i == 0) else { break };
-            // Within the room taken when the job was created.
-            if st.slots.push(Slot { buf, busy: false }, GFP_KERNEL).is_err() {
-                break;
-            }
-        }
-        if !st.slots.is_empty() {
-            return;
-        }
-        let lbs = self.src.logical_block_size().max(self.dst.logical_block_size()) as usize;
-        if lbs > RESERVE_CHUNK {
-            // No reserve buffer holds a block: wait for memory instead.
-            st.status = ENOMEM.to_errno();
-            return;
-        }
-        if let Some(buf) = crate::fallback_reserve().take(self) {
-            st.chunk = st.chunk.min(RESERVE_CHUNK);
-            let _ = st.slots.push(Slot { buf, busy: false }, GFP_KERNEL);
-        }
     }
 
     /// Waits for a reserve buffer: `head` is the reserve's list of waiting
     /// jobs (used under its lock). The job is kicked when a buffer is back.
-    pub(crate) fn wait_for_reserve(self: &Arc<Self>, head: *mut bindings::llist_head) {
+    fn wait_for_reserve(self: &Arc<Self>, head: *mut bindings::llist_head) {
         if self.reserve_wait.waiting.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -1002,7 +928,7 @@ impl CopyJob {
     ///
     /// `node` heads a list of reserve links of jobs queued by
     /// `wait_for_reserve`, each owning the reference it took.
-    pub(crate) unsafe fn reserve_waiters_kick(mut node: *mut bindings::llist_node) {
+    unsafe fn reserve_waiters_kick(mut node: *mut bindings::llist_node) {
         while !node.is_null() {
             let off = core::mem::offset_of!(CopyJob, reserve_wait.link);
             // SAFETY: per the contract `node` is a job's reserve link:
@@ -1021,41 +947,17 @@ impl CopyJob {
 
     /// Starts reads into every idle buffer while work remains.
     fn fill_slots(self: &Arc<Self>, st: &mut State) -> Result {
-        for slot in 0..st.slots.len() {
-            if st.slots[slot].busy {
-                continue;
-            }
-            let Some((loff, len)) = self.next_chunk(st) else { break };
-            st.slots[slot].busy = true;
-            if let Err(e) = self.submit_fb(st, slot as u8, loff, len, false) {
-                st.slots[slot].busy = false;
+        let seg_end = |loff| self.seg_of(loff).map(|(_, s)| s.lstart + s.len);
+        while let Some((slot, loff, len)) = st.fb.next_read(seg_end) {
+            if let Err(e) = self.submit_fb(&st.fb, slot, loff, len, false) {
+                st.fb.release(slot, 0);
                 return Err(e);
             }
         }
         Ok(())
     }
 
-    /// The next chunk of fallback work: within one segment, at most
-    /// one buffer's bytes.
-    fn next_chunk(&self, st: &mut State) -> Option<(u64, u32)> {
-        while st.todo_idx < st.todo.len() {
-            let (gstart, glen) = st.todo[st.todo_idx];
-            if st.todo_pos >= glen {
-                st.todo_idx += 1;
-                st.todo_pos = 0;
-                continue;
-            }
-            let loff = gstart + st.todo_pos;
-            let (_, seg) = self.seg_of(loff)?;
-            let seg_left = seg.lstart + seg.len - loff;
-            let len = (glen - st.todo_pos).min(seg_left).min(st.chunk as u64);
-            st.todo_pos += len;
-            return Some((loff, len as u32));
-        }
-        None
-    }
-
-    fn submit_fb(self: &Arc<Self>, st: &mut State, slot: u8, loff: u64, len: u32, write: bool) -> Result {
+    fn submit_fb(self: &Arc<Self>, fb: &Fallback, slot: u8, loff: u64, len: u32, write: bool) -> Result {
         let (_, seg) = self.seg_of(loff).ok_or(EINVAL)?;
         let within = loff - seg.lstart;
         let (bdev, pos, op, kind) = if write {
@@ -1066,7 +968,7 @@ impl CopyJob {
         let npages = (len as usize).div_ceil(PAGE_SIZE);
         let mut bio = self.alloc_bio(bdev, npages as u16, op, pos >> 9, kind, Reason::NoProvider)?;
         let mut left = len as usize;
-        for page in st.slots[slot as usize].buf.pages().iter().take(npages) {
+        for page in fb.pages(slot).iter().take(npages) {
             let n = left.min(PAGE_SIZE);
             if let Err(e) = bio.add_page(page, n as u32, 0) {
                 // Never submitted: account it as ended here.
@@ -1103,7 +1005,7 @@ impl CopyJob {
             self.release_holds();
         }
         // The buffers go back to the pool, or to the reserve.
-        drop(core::mem::replace(&mut st.slots, KVec::new()));
+        st.fb.drop_buffers();
         let copied = st.copied.prefix();
         let mut status = st.status;
         if status == 0 && copied < self.total && !locating {
@@ -1111,7 +1013,7 @@ impl CopyJob {
         }
         let res = CopyResult { status, copied, offloaded: st.offloaded.total(), read_failed: st.read_failed };
         if !locating {
-            stats::job_finished(self.src, self.dst, &res, st.emulated, &st.reasons);
+            self.core.stats.job_finished(self.src, self.dst, &res, st.fb.emulated(), &st.reasons);
         }
         st.ending = self.notify.lock().take().map(|n| (n, res));
     }
@@ -1119,24 +1021,8 @@ impl CopyJob {
     /// Tells the caller how the job ended (no lock of the job held).
     fn notify(notify: Notify, res: &CopyResult) {
         match notify {
-            Notify::Waiter(w) => {
-                w.status.store(res.status, Ordering::Release);
-                w.copied.store(res.copied, Ordering::Release);
-                w.offloaded.store(res.offloaded, Ordering::Release);
-                w.completion().complete();
-            }
-            Notify::Callback { f, private } => {
-                let r = bindings::blkcopy_result {
-                    status: res.status,
-                    flags: if res.read_failed { bindings::BLKCOPY_RESULT_READ_ERROR } else { 0 },
-                    bytes_copied: res.copied,
-                    bytes_offloaded: res.offloaded,
-                };
-                // SAFETY: the C API caller's callback, called once, in
-                // process context, with a result that lives for the call.
-                unsafe { f(&r, private) };
-            }
-            Notify::Kcopyd(kjob, index) => kjob.dest_done(index, res),
+            Notify::Driver(w) => w.copy_done(res),
+            Notify::Done(d) => d.copy_done(res),
         }
     }
 }
@@ -1152,12 +1038,12 @@ pub(crate) struct Located {
 
 impl Located {
     /// Locates all of `bdev` (a job that only locates: no I/O, no stats).
-    pub(crate) fn new(bdev: Bdev<'_>) -> Result<Self> {
+    pub(crate) fn new(core: &'static Core, bdev: Bdev<'_>) -> Result<Self> {
         let waiter = Waiter::new()?;
         let r = [CopyRange { src: 0, dst: 0, len: bdev.size() }];
         // SAFETY: the caller's device stays open during this call, and
         // `drive` returns only once the job has notified the waiter.
-        let job = unsafe { CopyJob::start(bdev, bdev, &r, FLAG_LOCATE, Notify::Waiter(waiter.clone())) }?;
+        let job = unsafe { CopyJob::start(core, bdev, bdev, &r, FLAG_LOCATE, Notify::Driver(waiter.clone())) }?;
         job.drive();
         // From here every return releases the holds (`Drop`).
         let mut this = Self { job, disks: KVec::new() };
@@ -1182,5 +1068,93 @@ impl Located {
 impl Drop for Located {
     fn drop(&mut self) {
         self.job.release_holds();
+    }
+}
+
+impl RoutedCopy for CopyJob {
+    type Ctx = BioCtx;
+
+    fn registry(&self) -> &Registry {
+        &self.core.registry
+    }
+
+    fn record_landing(&self, disk: u64, pos: u64, len: u64, dst: bool) {
+        let l = Landing { disk, start: pos, len, dst };
+        // Routing runs on the I/O path (the job's work item among others).
+        let _noio = NoIo::enter();
+        if self.routing.landings.lock().push(l, GFP_KERNEL).is_err() {
+            self.routing.landing_lost.store(true, Ordering::Release);
+        }
+    }
+
+    fn record_source(&self, pair: u32, off: u64, len: u64, disk: u64, pos: u64) -> bool {
+        self.tokens.lock()[pair as usize].record(off, len, disk, pos).is_ok()
+    }
+
+    fn queue_half(&self, bio: JobBio) -> bool {
+        let raw = bio.into_raw();
+        // SAFETY: a live bio of the job's set, handed to the queue; its
+        // context's node links nothing until the half has ended.
+        unsafe {
+            let ctx = JobBio::ctx_of(raw);
+            bindings::blkcopy_llist_add(core::ptr::addr_of_mut!((*ctx).node), self.routing.queue.get());
+        }
+        !self.routing.active.swap(true, Ordering::SeqCst)
+    }
+
+    fn take_queued_halves(&self) -> impl Iterator<Item = JobBio> {
+        // SAFETY: a valid llist head; its nodes are contexts of queued
+        // halves, which now belong to the returned list.
+        let mut n = unsafe { bindings::blkcopy_llist_del_all(self.routing.queue.get()) };
+        let mut oldest_first = core::ptr::null_mut();
+        while !n.is_null() {
+            // SAFETY: `n` is a node taken off the queue above.
+            unsafe {
+                let next = (*n).next;
+                (*n).next = oldest_first;
+                oldest_first = n;
+                n = next;
+            }
+        }
+        QueuedHalves(oldest_first)
+    }
+
+    fn halves_queued(&self) -> bool {
+        // SAFETY: a valid llist head.
+        !unsafe { bindings::blkcopy_llist_empty(self.routing.queue.get()) }
+    }
+
+    fn end_routing(&self) -> bool {
+        self.routing.active.store(false, Ordering::SeqCst);
+        self.halves_queued() && !self.routing.active.swap(true, Ordering::SeqCst)
+    }
+
+    fn cmd_ranges(&self) -> impl core::ops::DerefMut<Target = [bindings::blkcopy_src_range; MAX_CMD_RANGES]> + '_ {
+        CmdRanges(self.routing.cmd_ranges.lock())
+    }
+
+    fn next_command(&self, pair: u32, off: u64, len: u64, lim: &Limits, put: impl FnMut(usize, SrcRange)) -> Command {
+        let tokens = self.tokens.lock();
+        match tokens.get(pair as usize) {
+            Some(t) => command::next_command(t.pair(off, len.min(lim.max_bytes)), lim, put),
+            None => Command::Empty,
+        }
+    }
+}
+
+/// The locked buffer of a job's device command source ranges.
+struct CmdRanges<'a>(kernel::sync::lock::Guard<'a, KBox<[bindings::blkcopy_src_range; MAX_CMD_RANGES]>, kernel::sync::lock::mutex::MutexBackend>);
+
+impl core::ops::Deref for CmdRanges<'_> {
+    type Target = [bindings::blkcopy_src_range; MAX_CMD_RANGES];
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for CmdRanges<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
 }

@@ -27,11 +27,11 @@ use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::workqueue::{impl_has_work, new_work, Queue, Work, WorkItem};
 use kernel::{new_condvar, new_mutex};
 
-use crate::job::{CopyJob, CopyResult, Notify};
+use crate::copy::{self, CopyResult};
+use crate::job::{CopyDone, CopyJob, Core, Notify};
 use crate::kernel_ext::bindings;
 use crate::kernel_ext::block::Bdev;
 use crate::kernel_ext::workqueue::OwnedQueue;
-use crate::range::CopyRange;
 
 /// Most destination regions per call (`DM_KCOPYD_MAX_REGIONS`).
 pub(crate) const MAX_REGIONS: usize = 8;
@@ -39,6 +39,7 @@ pub(crate) const MAX_REGIONS: usize = 8;
 /// A client.
 #[pin_data]
 pub(crate) struct Client {
+    core: &'static Core,
     #[pin]
     inflight: Mutex<usize>,
     #[pin]
@@ -53,10 +54,11 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub(crate) fn new(max_jobs: usize) -> Result<Arc<Client>> {
+    pub(crate) fn new(core: &'static Core, max_jobs: usize) -> Result<Arc<Client>> {
         let wq = OwnedQueue::ordered(c_str!("blkcopy_kcopyd"), bindings::wq_flags_WQ_MEM_RECLAIM)?;
         Arc::pin_init(
             pin_init!(Client {
+                core,
                 inflight <- new_mutex!(0),
                 idle <- new_condvar!(),
                 max_jobs: max_jobs.max(1),
@@ -158,9 +160,21 @@ impl WorkItem for KJob {
     }
 }
 
+/// One destination of a call, told how its copy ended.
+struct Dest {
+    kjob: Arc<KJob>,
+    index: u32,
+}
+
+impl CopyDone for Dest {
+    fn copy_done(&self, res: &CopyResult) {
+        self.kjob.dest_done(self.index, res);
+    }
+}
+
 impl KJob {
     /// A destination's copy ended (called from the copy's work function).
-    pub(crate) fn dest_done(self: &Arc<Self>, index: u32, res: &CopyResult) {
+    fn dest_done(self: &Arc<Self>, index: u32, res: &CopyResult) {
         let c = &self.client;
         c.offloaded.fetch_add(res.offloaded, Ordering::Relaxed);
         c.emulated.fetch_add(res.copied.saturating_sub(res.offloaded), Ordering::Relaxed);
@@ -204,12 +218,10 @@ pub(crate) fn copy(
         if dc != count || count == 0 {
             return Err(EINVAL);
         }
-        let (Some(src), Some(dst), Some(len)) = (ss.checked_mul(512), ds.checked_mul(512), count.checked_mul(512)) else {
-            return Err(EINVAL);
-        };
-        let r = CopyRange { src, dst, len };
-        crate::range::check_ranges(&[r], &crate::ioctl::geom(sb), &crate::ioctl::geom(db))
-            .map_err(|(_, e)| crate::ioctl::range_errno(e))?;
+        // (Offsets past 64 bits are EINVAL here, as dm-kcopyd's callers
+        // never see EOVERFLOW.)
+        let r = copy::sectors(ss, ds, count).map_err(|_| EINVAL)?;
+        copy::check(sb, db, core::slice::from_ref(&r))?;
         ranges.push(r, GFP_KERNEL)?;
     }
     let mut keep = KVec::with_capacity(dests.len(), GFP_KERNEL)?;
@@ -235,14 +247,18 @@ pub(crate) fn copy(
         }
     };
     for (i, (&(db, _, _), r)) in dests.iter().zip(ranges.iter()).enumerate() {
-        // SAFETY: the client's caller keeps the devices open until notified
-        // (the contract of `blkcopy_kcopyd_copy()`), which happens only
-        // after every job of the copy has notified its destination.
-        match unsafe { CopyJob::start(sb, db, core::slice::from_ref(r), 0, Notify::Kcopyd(kjob.clone(), i as u32)) } {
+        let index = i as u32;
+        let started = Arc::new(Dest { kjob: kjob.clone(), index }, GFP_KERNEL).map_err(Error::from).and_then(|d| {
+            // SAFETY: the client's caller keeps the devices open until
+            // notified (the contract of `blkcopy_kcopyd_copy()`), which
+            // happens only after every job of the call has told its `Dest`.
+            unsafe { CopyJob::start(client.core, sb, db, core::slice::from_ref(r), 0, Notify::Done(d)) }
+        });
+        match started {
             // Cannot fail: the capacity was reserved.
             Ok(j) => drop(keep.push(j, GFP_KERNEL)),
             // Not started: that destination is not written.
-            Err(_) => kjob.dest_done(i as u32, &CopyResult { status: ENOMEM.to_errno(), ..Default::default() }),
+            Err(_) => kjob.dest_done(index, &CopyResult { status: ENOMEM.to_errno(), ..Default::default() }),
         }
     }
     // Stop-on-error needs the jobs; a destination that already failed

@@ -14,54 +14,98 @@
 //!   command;
 //! - anything else ends with `BLK_STS_NOTSUPP` and a [`Reason`], and the job
 //!   copies that part through the host.
+//!
+//! The router does not know jobs: it sees a half's context through
+//! [`HalfCtx`] and asks the copy a half belongs to for what it needs
+//! through [`RoutedCopy`] (the job implements both). Which commands a
+//! write piece becomes is planned by `logic/src/command.rs`.
 
+use core::ops::DerefMut;
 use core::ptr::NonNull;
 
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::Mutex;
+use kernel::sync::{Arc, Mutex};
 
-use crate::job::{IoKind, JobBio};
+use crate::command::{Command, Limits, SrcRange};
+use crate::copy::Reason;
 use crate::kernel_ext::bindings;
+use crate::kernel_ext::bio::Bio;
 use crate::kernel_ext::drain::Drain;
 
-/// Why part of a copy was not offloaded (`enum blkcopy_reason`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum Reason {
-    NoProvider = 0,
-    CrossDevice = 1,
-    Unpaired = 2,
-    DeviceError = 3,
-    Disabled = 4,
-    Limits = 5,
+/// Which piece of which half a bio is: `off` is its offset within its
+/// pair's destination run. A locating half only records where it lands.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HalfKind {
+    pub(crate) pair: u32,
+    pub(crate) off: u64,
+    pub(crate) write: bool,
+    pub(crate) locate: bool,
 }
 
-impl Reason {
-    pub(crate) const COUNT: usize = 6;
-    pub(crate) const ALL: [Reason; Self::COUNT] = [
-        Reason::NoProvider,
-        Reason::CrossDevice,
-        Reason::Unpaired,
-        Reason::DeviceError,
-        Reason::Disabled,
-        Reason::Limits,
-    ];
+/// The context of a copy's bios (their bio set's front pad), as the
+/// router reads and updates it.
+pub(crate) trait HalfCtx: Send + Sized + 'static {
+    /// The copy the bios belong to.
+    type Copy: RoutedCopy<Ctx = Self>;
 
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Reason::NoProvider => "no_provider",
-            Reason::CrossDevice => "cross_device",
-            Reason::Unpaired => "unpaired",
-            Reason::DeviceError => "device_error",
-            Reason::Disabled => "disabled",
-            Reason::Limits => "limits",
-        }
-    }
+    /// The copy this bio belongs to.
+    fn copy(&self) -> &Arc<Self::Copy>;
 
-    pub(crate) fn from_c(r: u32) -> Reason {
-        Self::ALL.get(r as usize).copied().unwrap_or(Reason::DeviceError)
-    }
+    /// Which half piece the bio is; `None` for a bio of another kind.
+    fn half(&self) -> Option<HalfKind>;
+
+    /// Makes the bio another piece of its half.
+    fn set_half(&mut self, kind: HalfKind);
+
+    /// Why the piece ends without copying (read when it ends).
+    fn set_reason(&mut self, reason: Reason);
+
+    /// A new bio of the same copy like `half` (device, operation, sector,
+    /// context), without pages, counted by its copy as in flight.
+    fn alloc_like(half: &Bio<Self>) -> Result<Bio<Self>>;
+}
+
+/// What the router asks of the copy a half belongs to.
+pub(crate) trait RoutedCopy: Send + Sync + 'static {
+    /// The context of the copy's bios.
+    type Ctx: HalfCtx<Copy = Self>;
+
+    /// The providers and stacking layers the copy is routed through.
+    fn registry(&self) -> &Registry;
+
+    /// Records where a piece of the source (`dst` false) or of the
+    /// destination lands: `len` bytes at byte `pos` of `disk`.
+    fn record_landing(&self, disk: u64, pos: u64, len: u64, dst: bool);
+
+    /// Records where a read-half piece's data lives (`pos`: a byte offset
+    /// on `disk`) in its pair's token; false when the token is full.
+    fn record_source(&self, pair: u32, off: u64, len: u64, disk: u64, pos: u64) -> bool;
+
+    /// Queues a half for routing; true when the caller is to run the
+    /// routing pass ([`RoutedCopy::take_queued_halves`] until empty, then
+    /// [`RoutedCopy::end_routing`]), false when a pass is running.
+    fn queue_half(&self, half: Bio<Self::Ctx>) -> bool;
+
+    /// The queued halves, oldest first (the pass's owner only); those not
+    /// routed when the iterator is dropped fall back.
+    fn take_queued_halves(&self) -> impl Iterator<Item = Bio<Self::Ctx>>;
+
+    /// Whether halves wait in the routing queue.
+    fn halves_queued(&self) -> bool;
+
+    /// Ends a routing pass; true when halves were queued meanwhile and the
+    /// caller owns a new pass.
+    fn end_routing(&self) -> bool;
+
+    /// The buffer a device command's source ranges are built in (a copy's
+    /// routing passes are serialised; it is kept off the stack).
+    fn cmd_ranges(&self) -> impl DerefMut<Target = [bindings::blkcopy_src_range; MAX_CMD_RANGES]> + '_;
+
+    /// The next command of the write-half piece `[off, off + len)` of pair
+    /// `pair`, from the sources its read halves recorded
+    /// (`command::next_command`).
+    fn next_command(&self, pair: u32, off: u64, len: u64, lim: &Limits, put: impl FnMut(usize, SrcRange)) -> Command;
 }
 
 /// A registered provider.
@@ -242,37 +286,37 @@ impl Registry {
     }
 }
 
-fn end_notsupp(mut bio: JobBio, reason: Reason) {
-    bio.ctx_mut().reason = reason;
+fn end_notsupp<C: HalfCtx>(mut bio: Bio<C>, reason: Reason) {
+    bio.ctx_mut().set_reason(reason);
     bio.end(bindings::BLKCOPY_STS_NOTSUPP);
 }
 
 /// Carves the first `bytes` of a copy-half piece off into a new piece
 /// (also for stacking layers, through the C API).
-pub(crate) fn split_front(bio: &mut JobBio, bytes: u32) -> Result<JobBio> {
-    let IoKind::Half { pair, off, write, locate } = bio.ctx().kind else {
+pub(crate) fn split_front<C: HalfCtx>(bio: &mut Bio<C>, bytes: u32) -> Result<Bio<C>> {
+    let Some(kind) = bio.ctx().half() else {
         return Err(EINVAL);
     };
-    let job = bio.ctx().job.clone();
-    let mut front = job.alloc_bio(bio.bdev(), 0, bio.op(), bio.sector(), bio.ctx().kind, bio.ctx().reason)?;
+    let mut front = C::alloc_like(bio)?;
     front.set_size(bytes);
     bio.set_sector(bio.sector() + u64::from(bytes >> 9));
     bio.set_size(bio.size() - bytes);
-    bio.ctx_mut().kind = IoKind::Half { pair, off: off + u64::from(bytes), write, locate };
+    bio.ctx_mut().set_half(HalfKind { off: kind.off + u64::from(bytes), ..kind });
     Ok(front)
 }
 
 /// What the stacking layers did with a half.
-enum Stacked {
+enum Stacked<C> {
     /// No layer maps it: it is at the bottom.
-    Bottom(JobBio),
+    Bottom(Bio<C>),
     /// A layer took it.
     Taken,
 }
 
 /// Lets the stacking layers remap a half until it reaches the bottom.
-fn through_layers(mut bio: JobBio) -> Stacked {
-    let reg = crate::registry();
+fn through_layers<C: HalfCtx>(mut bio: Bio<C>) -> Stacked<C> {
+    let job = bio.ctx().copy().clone();
+    let reg = job.registry();
     for _ in 0..MAX_DEPTH {
         let bdev = bio.bdev();
         if bdev.is_partition() {
@@ -281,7 +325,6 @@ fn through_layers(mut bio: JobBio) -> Stacked {
         }
         let disk = bio.bdev().disk();
         let layers = *reg.stacking.lock();
-        let job = bio.ctx().job.clone();
         let queued_before = job.halves_queued();
         let mut remapped = false;
         for l in layers.iter().flatten() {
@@ -334,8 +377,8 @@ fn through_layers(mut bio: JobBio) -> Stacked {
 /// resubmitting a piece from its `map_half` only queues it: the pass
 /// further up the stack routes it once the layer returned, so routing
 /// never recurses, however deep the stack or however many pieces.
-pub(crate) fn submit_half(bio: JobBio) {
-    let job = bio.ctx().job.clone();
+pub(crate) fn submit_half<C: HalfCtx>(bio: Bio<C>) {
+    let job = bio.ctx().copy().clone();
     if !job.queue_half(bio) {
         return;
     }
@@ -356,7 +399,7 @@ pub(crate) fn submit_half(bio: JobBio) {
 }
 
 /// Routes one half: through the stacking layers to the provider below.
-fn route_half(bio: JobBio) {
+fn route_half<C: HalfCtx>(bio: Bio<C>) {
     // At the bottom the half is on a whole disk: `through_layers` remapped
     // partitions at every level.
     let bio = match through_layers(bio) {
@@ -364,10 +407,10 @@ fn route_half(bio: JobBio) {
         Stacked::Taken => return,
     };
     let disk = bio.bdev().disk();
-    let IoKind::Half { pair, off, write, locate } = bio.ctx().kind else {
+    let Some(HalfKind { pair, off, write, locate }) = bio.ctx().half() else {
         return end_notsupp(bio, Reason::Unpaired);
     };
-    let job = bio.ctx().job.clone();
+    let job = bio.ctx().copy().clone();
     // Where the piece lands decides whether the copy may run at all
     // (`CopyJob::check_landings`): recorded for every source piece and
     // every locating destination piece, provider or not.
@@ -377,7 +420,7 @@ fn route_half(bio: JobBio) {
     if locate {
         return bio.end(0);
     }
-    let Some((pinned, lim)) = crate::registry().claiming(disk) else {
+    let Some((pinned, lim)) = job.registry().claiming(disk) else {
         return end_notsupp(bio, Reason::NoProvider);
     };
     if !write {
@@ -396,18 +439,16 @@ fn route_half(bio: JobBio) {
 
 /// Write half at the bottom: pair each part with its recorded source and
 /// hand what the provider can copy to it, one device command per piece.
-fn pair_write(
-    bio: JobBio,
+fn pair_write<C: HalfCtx>(
+    bio: Bio<C>,
     p: Provider,
     lim: bindings::blkcopy_limits,
     pair: u32,
     off: u64,
     disk: *mut bindings::gendisk,
 ) {
-    let job = bio.ctx().job.clone();
-    let max_bytes = lim.max_bytes.clamp(512, crate::job::HALF_MAX);
-    let max_range = lim.max_range_bytes.clamp(512, max_bytes) & !511;
-    let max_ranges = (lim.max_src_ranges as usize).clamp(1, MAX_CMD_RANGES);
+    let job = bio.ctx().copy().clone();
+    let lim = Limits::new(lim.max_bytes, lim.max_range_bytes, lim.max_src_ranges, HALF_MAX, MAX_CMD_RANGES);
     let mut pos = off;
     let mut rest = Some(bio);
     while let Some(mut cur) = rest.take() {
@@ -415,47 +456,16 @@ fn pair_write(
         // The next command: as many paired segments as the limits allow,
         // all from one source disk; or the unpaired run at its start.
         let mut srcs = job.cmd_ranges();
-        let (mut n, mut len, mut src_disk, mut unpaired) = (0usize, 0u64, 0u64, false);
-        job.with_sources(pair, |sources| {
-            for s in sources.pair(pos, left.min(max_bytes)) {
-                match s.src {
-                    None if n == 0 => {
-                        unpaired = true;
-                        len = s.len;
-                        break;
-                    }
-                    None => break,
-                    Some((d, spos)) => {
-                        if n > 0 && d != src_disk {
-                            break;
-                        }
-                        src_disk = d;
-                        // A source extent longer than a range may be is
-                        // several ranges of one command.
-                        let mut done = 0;
-                        while done < s.len && n < max_ranges {
-                            let l = (s.len - done).min(max_range);
-                            srcs[n] = bindings::blkcopy_src_range {
-                                sector: (spos + done) >> 9,
-                                nr_sects: (l >> 9) as u32,
-                                pad: 0,
-                            };
-                            n += 1;
-                            done += l;
-                        }
-                        len += done;
-                        if done < s.len || n == max_ranges {
-                            break;
-                        }
-                    }
-                }
-            }
+        let next = job.next_command(pair, pos, left, &lim, |i, r| {
+            srcs[i] = bindings::blkcopy_src_range { sector: r.pos >> 9, nr_sects: (r.len >> 9) as u32, pad: 0 };
         });
-        if len == 0 {
+        let (len, src_disk, n) = match next {
+            Command::Copy { len, ranges, src_dev } => (len, src_dev, ranges),
+            Command::Unpaired { len } => (len, 0, 0),
             // Nothing recorded reaches this far (cannot happen for a valid
             // token); do not loop.
-            return end_notsupp(cur, Reason::Unpaired);
-        }
+            Command::Empty => return end_notsupp(cur, Reason::Unpaired),
+        };
         let cmd = if len < left {
             match split_front(&mut cur, len as u32) {
                 Ok(front) => {
@@ -469,7 +479,7 @@ fn pair_write(
             cur
         };
         pos += len;
-        if unpaired {
+        if n == 0 {
             end_notsupp(cmd, Reason::Unpaired);
         } else if !p.can_copy(src_disk as *mut bindings::gendisk, disk) {
             end_notsupp(cmd, Reason::CrossDevice);
@@ -477,7 +487,7 @@ fn pair_write(
             // SAFETY: `cmd` is a write-half piece on a disk `p` probed, and
             // `srcs[..n]` lie on `src_disk` within the probed limits; the
             // provider ends the bio exactly once, which hands it back to
-            // the job through its end_io.
+            // the copy through its end_io.
             unsafe { submit(cmd.into_raw(), src_disk as *mut bindings::gendisk, srcs.as_ptr(), n as u32) };
         }
     }
@@ -485,3 +495,7 @@ fn pair_write(
 
 /// Most source ranges the core puts in one provider command.
 pub(crate) const MAX_CMD_RANGES: usize = 128;
+
+/// Largest copy half: `bi_size` is 32 bits, and smaller halves keep the
+/// per-token state small.
+pub(crate) const HALF_MAX: u64 = 1 << 30;

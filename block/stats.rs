@@ -11,10 +11,9 @@ use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
-use crate::job::CopyResult;
+use crate::copy::{CopyResult, Reason};
 use crate::kernel_ext::block::Bdev;
 use crate::kernel_ext::debugfs::{Show, Store, Text};
-use crate::route::Reason;
 
 /// Pages the fallback may hold for all jobs together (beyond the one
 /// buffer every job gets to make progress): 32 MiB.
@@ -135,22 +134,28 @@ impl Registry {
     }
 }
 
-/// Accounts a finished job on its source and destination devices.
-pub(crate) fn job_finished(src: Bdev<'_>, dst: Bdev<'_>, res: &CopyResult, emulated: u64, reasons: &[u64; Reason::COUNT]) {
-    let reg = crate::stats_registry();
-    reg.account(dst, res, emulated, reasons);
-    if src.dev() != dst.dev() {
-        reg.account(src, res, emulated, reasons);
+impl Registry {
+    /// Accounts a finished job on its source and destination devices.
+    pub(crate) fn job_finished(
+        &self,
+        src: Bdev<'_>,
+        dst: Bdev<'_>,
+        res: &CopyResult,
+        emulated: u64,
+        reasons: &[u64; Reason::COUNT],
+    ) {
+        self.account(dst, res, emulated, reasons);
+        if src.dev() != dst.dev() {
+            self.account(src, res, emulated, reasons);
+        }
+        JOBS_ACTIVE.fetch_sub(1, Ordering::AcqRel);
     }
-    JOBS_ACTIVE.fetch_sub(1, Ordering::AcqRel);
 }
 
 /// debugfs `blkcopy/stats`: one line per device, `key=value` fields.
-pub(crate) struct StatsFile;
-
-impl Show for StatsFile {
-    fn show(out: &mut Text) -> core::fmt::Result {
-        let devs = crate::stats_registry().devs.lock();
+impl Show for Registry {
+    fn show(&self, out: &mut Text) -> core::fmt::Result {
+        let devs = self.devs.lock();
         for d in devs.iter() {
             let name = core::str::from_utf8(&d.name[..d.name_len]).unwrap_or("?");
             write!(
@@ -179,7 +184,7 @@ impl Show for StatsFile {
 pub(crate) struct PoolFile;
 
 impl Store for PoolFile {
-    fn store(input: &[u8]) -> Result {
+    fn store(&self, input: &[u8]) -> Result {
         let cmd = input.strip_suffix(b"\n").unwrap_or(input);
         if cmd != b"0" {
             return Err(EINVAL);
@@ -193,7 +198,7 @@ impl Store for PoolFile {
 }
 
 impl Show for PoolFile {
-    fn show(out: &mut Text) -> core::fmt::Result {
+    fn show(&self, out: &mut Text) -> core::fmt::Result {
         writeln!(
             out,
             "pages_in_use={} pages_peak={} pages_limit={} jobs_active={} jobs_total={} reserve_in_use={} reserve_taken={}",

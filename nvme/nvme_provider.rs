@@ -240,7 +240,7 @@ unsafe extern "C" fn done(ctx: *mut c_void, status: u16, blk_status: u8) {
 struct NamespacesFile;
 
 impl Show for NamespacesFile {
-    fn show(out: &mut Text) -> core::fmt::Result {
+    fn show(&self, out: &mut Text) -> core::fmt::Result {
         let p = provider();
         p.cache.for_each(|i| {
             writeln!(
@@ -299,7 +299,7 @@ impl kernel::Module for NvmeProvider {
         // SAFETY: before the provider is registered: no command yet.
         unsafe { bindings::blkcopy_nvme_slots_init() };
         let mut dir = debugfs::Dir::new(c_str!("blkcopy_nvme"));
-        dir.add::<NamespacesFile>(c_str!("namespaces"), module)?;
+        dir.add(c_str!("namespaces"), &NamespacesFile, module)?;
         let registration = provider::Registration::new(&OPS, &INFLIGHT).inspect_err(|_| {
             PROVIDER.store(null_mut(), Ordering::Release);
         })?;

@@ -334,7 +334,7 @@ fn hex(out: &mut Text, b: &[u8]) -> core::fmt::Result {
 }
 
 impl Show for LunsFile {
-    fn show(out: &mut Text) -> core::fmt::Result {
+    fn show(&self, out: &mut Text) -> core::fmt::Result {
         apply_refusals();
         let p = provider();
         p.cache.for_each(|i| {
@@ -432,7 +432,7 @@ impl kernel::Module for ScsiProvider {
         )?;
         PROVIDER.store(&*provider as *const Provider as *mut Provider, Ordering::Release);
         let mut dir = debugfs::Dir::new(c_str!("blkcopy_scsi"));
-        dir.add::<LunsFile>(c_str!("luns"), module)?;
+        dir.add(c_str!("luns"), &LunsFile, module)?;
         let registration = provider::Registration::new(&OPS, &INFLIGHT).inspect_err(|_| {
             PROVIDER.store(null_mut(), Ordering::Release);
         })?;

@@ -10,6 +10,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod command;
 pub mod extent;
 pub mod landing;
 pub mod nvme;

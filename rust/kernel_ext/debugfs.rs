@@ -23,17 +23,18 @@ impl fmt::Write for Text {
     }
 }
 
-/// What a debugfs file shows.
-pub trait Show: 'static {
+/// What a debugfs file shows: the file's data (given to [`Dir::add`])
+/// implements it.
+pub trait Show: Sync + 'static {
     /// Writes the file's contents.
-    fn show(out: &mut Text) -> fmt::Result;
+    fn show(&self, out: &mut Text) -> fmt::Result;
 }
 
 /// What a writable debugfs file does with what is written to it.
 pub trait Store: Show {
     /// Acts on one write's bytes (at most [`STORE_MAX`], not
     /// NUL-terminated); an error is the write's result.
-    fn store(input: &[u8]) -> Result;
+    fn store(&self, input: &[u8]) -> Result;
 }
 
 /// Most bytes one write to a [`Store`] file may carry (more: `EINVAL`).
@@ -61,19 +62,24 @@ impl Dir {
         Dir { dentry, fops: KVec::new() }
     }
 
-    /// Adds a read-only file showing `T`.
-    pub fn add<T: Show>(&mut self, name: &'static CStr, module: &'static ThisModule) -> Result {
+    /// Adds a read-only file showing `data`.
+    pub fn add<T: Show>(&mut self, name: &'static CStr, data: &'static T, module: &'static ThisModule) -> Result {
         let fops = bindings::file_operations {
             owner: module.as_ptr(),
             read: Some(read::<T>),
             llseek: Some(bindings::default_llseek),
             ..Default::default()
         };
-        self.create(name, 0o444, fops)
+        self.create(name, 0o444, data as *const T as *mut core::ffi::c_void, fops)
     }
 
-    /// Adds a file showing `T` that root may also write to ([`Store`]).
-    pub fn add_writable<T: Store>(&mut self, name: &'static CStr, module: &'static ThisModule) -> Result {
+    /// Adds a file showing `data` that root may also write to ([`Store`]).
+    pub fn add_writable<T: Store>(
+        &mut self,
+        name: &'static CStr,
+        data: &'static T,
+        module: &'static ThisModule,
+    ) -> Result {
         let fops = bindings::file_operations {
             owner: module.as_ptr(),
             read: Some(read::<T>),
@@ -81,16 +87,23 @@ impl Dir {
             llseek: Some(bindings::default_llseek),
             ..Default::default()
         };
-        self.create(name, 0o644, fops)
+        self.create(name, 0o644, data as *const T as *mut core::ffi::c_void, fops)
     }
 
-    fn create(&mut self, name: &'static CStr, mode: u16, fops: bindings::file_operations) -> Result {
+    fn create(
+        &mut self,
+        name: &'static CStr,
+        mode: u16,
+        data: *mut core::ffi::c_void,
+        fops: bindings::file_operations,
+    ) -> Result {
         let fops = KBox::new(fops, GFP_KERNEL)?;
-        // SAFETY: `name` is static; `fops` stays alive (owned by `self`)
-        // until `drop` removes the file, and debugfs' proxy keeps readers
-        // and writers from running after removal.
+        // SAFETY: `name` is static; `data` is a `&'static` of the type the
+        // fops' functions read it as (the inode's `i_private`); `fops`
+        // stays alive (owned by `self`) until `drop` removes the file, and
+        // debugfs' proxy keeps readers and writers from running after.
         unsafe {
-            bindings::debugfs_create_file(name.as_char_ptr(), mode, self.dentry, null_mut(), &*fops);
+            bindings::debugfs_create_file(name.as_char_ptr(), mode, self.dentry, data, &*fops);
         }
         self.fops.push(fops, GFP_KERNEL).map_err(|_| ENOMEM)
     }
@@ -103,14 +116,30 @@ impl Drop for Dir {
     }
 }
 
+/// The data a file of [`Dir`] was created with.
+///
+/// # Safety
+///
+/// `file` is an open file of a [`Dir`] file created for a `T`.
+unsafe fn data<'a, T>(file: *mut bindings::file) -> &'a T {
+    // SAFETY: per the contract the inode's private pointer is the
+    // `&'static T` given to `Dir::add`.
+    unsafe { &*((*(*file).f_inode).i_private as *const T) }
+}
+
+/// # Safety
+///
+/// Called by the VFS for a file created by [`Dir::add`] for a `T`.
 unsafe extern "C" fn read<T: Show>(
-    _file: *mut bindings::file,
+    file: *mut bindings::file,
     buf: *mut kernel::ffi::c_char,
     count: usize,
     ppos: *mut bindings::loff_t,
 ) -> isize {
     let mut text = Text(KVec::new());
-    if T::show(&mut text).is_err() {
+    // SAFETY: a file of `Dir` created for a `T` (function contract).
+    let this = unsafe { data::<T>(file) };
+    if this.show(&mut text).is_err() {
         return ENOMEM.to_errno() as isize;
     }
     // SAFETY: `buf`, `count` and `ppos` come from the VFS read path;
@@ -126,8 +155,11 @@ unsafe extern "C" fn read<T: Show>(
     }
 }
 
+/// # Safety
+///
+/// Called by the VFS for a file created by [`Dir::add_writable`] for a `T`.
 unsafe extern "C" fn write<T: Store>(
-    _file: *mut bindings::file,
+    file: *mut bindings::file,
     buf: *const kernel::ffi::c_char,
     count: usize,
     _ppos: *mut bindings::loff_t,
@@ -139,7 +171,8 @@ unsafe extern "C" fn write<T: Store>(
     if let Err(e) = UserSlice::new(buf as usize, count).reader().read_slice(input) {
         return e.to_errno() as isize;
     }
-    match T::store(input) {
+    // SAFETY: a file of `Dir` created for a `T` (function contract).
+    match unsafe { data::<T>(file) }.store(input) {
         Ok(()) => count as isize,
         Err(e) => e.to_errno() as isize,
     }
