@@ -115,10 +115,14 @@ pub unsafe extern "C" fn blkcopy_copy(
 ///
 /// # Safety
 ///
-/// `ops` points to an ops table that stays valid until unregistered.
+/// `ops` points to an ops table that stays valid until unregistered, and
+/// its callbacks may be called with `private` until then.
 #[no_mangle]
-pub unsafe extern "C" fn blkcopy_register_provider(ops: *const bindings::blkcopy_provider_ops) -> i32 {
-    c_ret(core().registry().register(ops))
+pub unsafe extern "C" fn blkcopy_register_provider(
+    ops: *const bindings::blkcopy_provider_ops,
+    private: *mut c_void,
+) -> i32 {
+    c_ret(core().registry().register(ops, private))
 }
 
 /// See `blkcopy_unregister_provider()` in include/linux/blkcopy.h.

@@ -108,32 +108,39 @@ pub(crate) trait RoutedCopy: Send + Sync + 'static {
     fn next_command(&self, pair: u32, off: u64, len: u64, lim: &Limits, put: impl FnMut(usize, SrcRange)) -> Command;
 }
 
-/// A registered provider.
+/// A registered provider: its ops and the private pointer its callbacks
+/// get.
 #[derive(Clone, Copy)]
-struct Provider(NonNull<bindings::blkcopy_provider_ops>);
+struct Provider {
+    ops: NonNull<bindings::blkcopy_provider_ops>,
+    private: *mut core::ffi::c_void,
+}
 
-// SAFETY: the ops table is immutable and lives until unregistered, which
-// waits for every call pinned by a `Pinned` to end.
+// SAFETY: the ops table is immutable and, like the provider's private
+// data, lives until unregistered, which waits for every call pinned by a
+// `Pinned` to end; providers' callbacks may be called from any process.
 unsafe impl Send for Provider {}
 
 impl Provider {
     fn ops(&self) -> &bindings::blkcopy_provider_ops {
         // SAFETY: see the `Send` impl: valid while registered, and callers
         // use it through a `Pinned`, which unregistering waits out.
-        unsafe { self.0.as_ref() }
+        unsafe { self.ops.as_ref() }
     }
 
     fn probe(&self, disk: *mut bindings::gendisk) -> Option<bindings::blkcopy_limits> {
         let mut lim = bindings::blkcopy_limits::default();
         let probe = self.ops().probe?;
-        // SAFETY: `disk` is live (it belongs to an open device of a job).
-        unsafe { probe(disk, &mut lim) }.then_some(lim)
+        // SAFETY: `disk` is live (it belongs to an open device of a job);
+        // `private` is the provider's, live while registered.
+        unsafe { probe(self.private, disk, &mut lim) }.then_some(lim)
     }
 
     fn can_copy(&self, src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
         match self.ops().can_copy {
-            // SAFETY: both disks are live (devices of a running job).
-            Some(f) => unsafe { f(src, dst) },
+            // SAFETY: both disks are live (devices of a running job); the
+            // private pointer as in `probe`.
+            Some(f) => unsafe { f(self.private, src, dst) },
             None => false,
         }
     }
@@ -222,13 +229,13 @@ impl Registry {
         found
     }
 
-    pub(crate) fn register(&self, ops: *const bindings::blkcopy_provider_ops) -> Result {
-        let p = Provider(NonNull::new(ops as *mut _).ok_or(EINVAL)?);
+    pub(crate) fn register(&self, ops: *const bindings::blkcopy_provider_ops, private: *mut core::ffi::c_void) -> Result {
+        let p = Provider { ops: NonNull::new(ops as *mut _).ok_or(EINVAL)?, private };
         if p.ops().submit.is_none() || p.ops().probe.is_none() {
             return Err(EINVAL);
         }
         let mut v = self.providers.lock();
-        if v.0.iter().flatten().any(|q| q.0 == p.0) {
+        if v.0.iter().flatten().any(|q| q.ops == p.ops) {
             return Err(EEXIST);
         }
         // A slot whose last provider's calls have all ended: an unregister
@@ -244,7 +251,7 @@ impl Registry {
         {
             let mut v = self.providers.lock();
             for (i, s) in v.0.iter_mut().enumerate() {
-                if matches!(s, Some(q) if q.0.as_ptr() as *const _ == ops) {
+                if matches!(s, Some(q) if q.ops.as_ptr() as *const _ == ops) {
                     *s = None;
                     slot = Some(i);
                 }
@@ -488,7 +495,7 @@ fn pair_write<C: HalfCtx>(
             // `srcs[..n]` lie on `src_disk` within the probed limits; the
             // provider ends the bio exactly once, which hands it back to
             // the copy through its end_io.
-            unsafe { submit(cmd.into_raw(), src_disk as *mut bindings::gendisk, srcs.as_ptr(), n as u32) };
+            unsafe { submit(p.private, cmd.into_raw(), src_disk as *mut bindings::gendisk, srcs.as_ptr(), n as u32) };
         }
     }
 }

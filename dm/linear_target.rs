@@ -76,6 +76,10 @@ struct LiveLines {
     lines: Mutex<KVec<Live>>,
 }
 
+/// The module's live lines. A module static because dm constructs, resumes
+/// and suspends lines with no context of the module that registered the
+/// target type (`dm_target_type` has no private pointer), and the lines
+/// must reach the list the stacking hook reads.
 static LIVE: AtomicPtr<LiveLines> = AtomicPtr::new(null_mut());
 
 fn live() -> &'static LiveLines {

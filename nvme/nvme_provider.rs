@@ -15,12 +15,13 @@
 
 use core::ffi::c_void;
 use core::fmt::Write;
-use core::ptr::{null_mut, NonNull};
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::str::CStr;
 
 #[path = "../rust/kernel_ext/mod.rs"]
 mod kernel_ext;
@@ -60,34 +61,27 @@ impl NsInfo {
     }
 }
 
+/// The provider: its discovery cache, counters and commands in flight.
 #[pin_data]
-struct Provider {
+struct NvmeCopy {
     #[pin]
     cache: DiskCache<NsInfo>,
     commands: AtomicU64,
     ranges: AtomicU64,
     blocks: AtomicU64,
     errors: AtomicU64,
+    /// Copy commands in flight.
+    inflight: Drain,
 }
 
-static PROVIDER: AtomicPtr<Provider> = AtomicPtr::new(null_mut());
-/// Copy commands in flight.
-static INFLIGHT: Drain = Drain::new();
-
-fn provider() -> &'static Provider {
-    // SAFETY: published in `init` before the ops are registered. The module
-    // drops its `Registration` (unregister, then wait for every command)
-    // before the state, so no op, completion or debugfs read runs after
-    // the state is freed.
-    unsafe { &*PROVIDER.load(Ordering::Acquire) }
-}
-
-/// The namespace behind `disk`, with its (cached) discovery data.
-fn ns_info(disk: *mut bindings::gendisk) -> Option<(NonNull<bindings::nvme_ns>, NsInfo)> {
-    // SAFETY: `disk` is live (the core holds a device of it open).
-    let ns = NonNull::new(unsafe { bindings::blkcopy_nvme_ns(disk) })?;
-    let info = provider().cache.get(disk, || identify(disk, ns))?;
-    Some((ns, info))
+impl NvmeCopy {
+    /// The namespace behind `disk`, with its (cached) discovery data.
+    fn ns_info(&self, disk: *mut bindings::gendisk) -> Option<(NonNull<bindings::nvme_ns>, NsInfo)> {
+        // SAFETY: `disk` is live (the core holds a device of it open).
+        let ns = NonNull::new(unsafe { bindings::blkcopy_nvme_ns(disk) })?;
+        let info = self.cache.get(disk, || identify(disk, ns))?;
+        Some((ns, info))
+    }
 }
 
 fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>) -> Option<NsInfo> {
@@ -115,29 +109,11 @@ fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>) -> Opt
     })
 }
 
-unsafe extern "C" fn probe(disk: *mut bindings::gendisk, lim: *mut bindings::blkcopy_limits) -> bool {
-    let Some((_, info)) = ns_info(disk) else { return false };
-    if !info.copy_capable() {
-        return false;
-    }
-    let (max_bytes, max_range, ranges) = info.limits.in_bytes(info.lba_shift);
-    // SAFETY: the core passes a valid `blkcopy_limits` to fill.
-    unsafe {
-        (*lim).max_bytes = max_bytes;
-        (*lim).max_range_bytes = max_range;
-        (*lim).max_src_ranges = ranges;
-        (*lim).provider_id = bindings::BLKCOPY_PROVIDER_NVME;
-    }
-    true
-}
-
-unsafe extern "C" fn can_copy(src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
-    // One namespace only: descriptor format 0 has no source namespace.
-    src == dst
-}
-
 /// One Copy command in flight.
 struct Cmd {
+    /// The provider that issued it (its registration waits for the
+    /// command's completion before the provider goes).
+    provider: NonNull<NvmeCopy>,
     bio: *mut bindings::bio,
     _desc: KVec<u8>,
     nr: u64,
@@ -146,21 +122,44 @@ struct Cmd {
     units: u32,
 }
 
-unsafe extern "C" fn submit(
-    bio: *mut bindings::bio,
-    src_disk: *mut bindings::gendisk,
-    src: *const bindings::blkcopy_src_range,
-    nr: u32,
-) {
-    // SAFETY: the core's arguments to `submit`.
-    unsafe { provider::submit_piece(bio, src_disk, src, nr, build_and_issue) };
+#[vtable]
+impl provider::Provider for NvmeCopy {
+    const NAME: &'static CStr = c_str!("nvme");
+
+    fn probe(&self, disk: *mut bindings::gendisk) -> Option<bindings::blkcopy_limits> {
+        let (_, info) = self.ns_info(disk)?;
+        if !info.copy_capable() {
+            return None;
+        }
+        let (max_bytes, max_range, ranges) = info.limits.in_bytes(info.lba_shift);
+        Some(bindings::blkcopy_limits {
+            max_bytes,
+            max_range_bytes: max_range,
+            max_src_ranges: ranges,
+            provider_id: bindings::BLKCOPY_PROVIDER_NVME,
+        })
+    }
+
+    fn can_copy(&self, src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
+        // One namespace only: descriptor format 0 has no source namespace.
+        src == dst
+    }
+
+    fn submit(&self, piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
+        self.build_and_issue(piece)
+    }
+
+    fn inflight(&self) -> &Drain {
+        &self.inflight
+    }
 }
 
-fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
+impl NvmeCopy {
+fn build_and_issue(&self, piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
     let (bio, disk, sector, src_disk, src) = (piece.bio, piece.disk, piece.sector, piece.src_disk, piece.src);
     let limits_reason = bindings::blkcopy_reason_BLKCOPY_FALLBACK_LIMITS;
     let dev_err = bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR;
-    let Some((ns, info)) = ns_info(disk) else { return Err(limits_reason) };
+    let Some((ns, info)) = self.ns_info(disk) else { return Err(limits_reason) };
     if disk != src_disk || !info.copy_capable() {
         return Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_CROSS_DEVICE);
     }
@@ -177,7 +176,7 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     nvme::encode_descriptors(&ranges, &mut desc).map_err(|_| limits_reason)?;
     let desc_ptr = desc.as_mut_ptr() as *mut c_void;
     let desc_len = desc.len() as u32;
-    let mut cmd = KBox::new(Cmd { bio, _desc: desc, nr: ranges.len() as u64, blocks, units: 0 }, GFP_KERNEL)
+    let mut cmd = KBox::new(Cmd { provider: NonNull::from(self), bio, _desc: desc, nr: ranges.len() as u64, blocks, units: 0 }, GFP_KERNEL)
         .map_err(|_| limits_reason)?;
     // Room for the command's data (at most `max_copy_mib` in flight),
     // given back when it completes.
@@ -185,8 +184,7 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     cmd.units = unsafe { bindings::blkcopy_nvme_slot_get(blocks << info.lba_shift) };
     let units = cmd.units;
     let ctx = KBox::into_raw(cmd) as *mut c_void;
-    let p = provider();
-    INFLIGHT.enter();
+    self.inflight.enter();
     // SAFETY: `ns` is live; `desc_ptr` stays allocated (owned by the
     // command) until `done` runs; `ctx` is handed to `done` once.
     #[cfg(not(blkcopy_mutation = "nvme_no_issue"))]
@@ -205,19 +203,22 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     if ret != 0 {
         // SAFETY: not issued: `done` will not run, the command is ours.
         drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
-        INFLIGHT.leave();
+        self.inflight.leave();
         // SAFETY: the units taken above.
         unsafe { bindings::blkcopy_nvme_slot_put(units) };
-        p.errors.fetch_add(1, Ordering::Relaxed);
+        self.errors.fetch_add(1, Ordering::Relaxed);
         return Err(dev_err);
     }
     Ok(())
+}
 }
 
 unsafe extern "C" fn done(ctx: *mut c_void, status: u16, blk_status: u8) {
     // SAFETY: `ctx` is the command `build_and_issue` leaked for us.
     let cmd = unsafe { KBox::from_raw(ctx as *mut Cmd) };
-    let p = provider();
+    // SAFETY: the provider outlives its commands (its registration waits
+    // for them).
+    let p = unsafe { cmd.provider.as_ref() };
     let ok = status == 0 && blk_status == 0;
     if ok {
         p.commands.fetch_add(1, Ordering::Relaxed);
@@ -231,17 +232,15 @@ unsafe extern "C" fn done(ctx: *mut c_void, status: u16, blk_status: u8) {
     unsafe { provider::end_piece(cmd.bio, res) };
     let units = cmd.units;
     drop(cmd);
-    INFLIGHT.leave();
+    p.inflight.leave();
     // SAFETY: the command's units; `up()` may be called from any context.
     unsafe { bindings::blkcopy_nvme_slot_put(units) };
 }
 
 /// debugfs `blkcopy_nvme/namespaces`: discovery results and counters.
-struct NamespacesFile;
-
-impl Show for NamespacesFile {
+impl Show for NvmeCopy {
     fn show(&self, out: &mut Text) -> core::fmt::Result {
-        let p = provider();
+        let p = self;
         p.cache.for_each(|i| {
             writeln!(
                 out,
@@ -268,41 +267,36 @@ impl Show for NamespacesFile {
     }
 }
 
-static OPS: provider::Ops = provider::Ops(bindings::blkcopy_provider_ops {
-    name: c"nvme".as_ptr() as *const _,
-    owner: null_mut(),
-    probe: Some(probe),
-    can_copy: Some(can_copy),
-    submit: Some(submit),
-});
-
 struct NvmeProvider {
     // Dropped in this order: unregister and drain, then the rest.
-    _registration: provider::Registration,
+    _registration: provider::Registration<NvmeCopy>,
     _debugfs: debugfs::Dir,
-    _provider: Pin<KBox<Provider>>,
+    _provider: Pin<KBox<NvmeCopy>>,
 }
 
 impl kernel::Module for NvmeProvider {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let provider = KBox::pin_init(
-            pin_init!(Provider {
+            pin_init!(NvmeCopy {
                 cache <- DiskCache::new(),
                 commands: AtomicU64::new(0),
                 ranges: AtomicU64::new(0),
                 blocks: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
+                inflight: Drain::new(),
             }),
             GFP_KERNEL,
         )?;
-        PROVIDER.store(&*provider as *const Provider as *mut Provider, Ordering::Release);
+        // SAFETY: the provider is pinned and dropped last (field order),
+        // after the registration (which waits for its calls and commands)
+        // and the debugfs file that use it.
+        let p: &'static NvmeCopy = unsafe { &*(&*provider as *const NvmeCopy) };
         // SAFETY: before the provider is registered: no command yet.
         unsafe { bindings::blkcopy_nvme_slots_init() };
         let mut dir = debugfs::Dir::new(c_str!("blkcopy_nvme"));
-        dir.add(c_str!("namespaces"), &NamespacesFile, module)?;
-        let registration = provider::Registration::new(&OPS, &INFLIGHT).inspect_err(|_| {
-            PROVIDER.store(null_mut(), Ordering::Release);
-        })?;
+        dir.add(c_str!("namespaces"), p, module)?;
+        // SAFETY: `p` outlives the registration (see above).
+        let registration = unsafe { provider::Registration::new(p) }?;
         pr_info!("NVMe Copy provider registered\n");
         Ok(Self { _registration: registration, _debugfs: dir, _provider: provider })
     }

@@ -22,6 +22,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::str::CStr;
 
 #[path = "../rust/kernel_ext/mod.rs"]
 mod kernel_ext;
@@ -82,11 +83,9 @@ impl LuInfo {
     }
 }
 
-#[pin_data]
-struct Provider {
-    #[pin]
-    cache: DiskCache<LuInfo>,
-    list_id: AtomicU8,
+/// What the provider's commands did (debugfs `blkcopy_scsi/luns`).
+#[derive(Default)]
+struct Counters {
     commands: AtomicU64,
     segments: AtomicU64,
     blocks: AtomicU64,
@@ -98,23 +97,27 @@ struct Provider {
     last_sense: AtomicU64,
 }
 
-static PROVIDER: AtomicPtr<Provider> = AtomicPtr::new(null_mut());
-/// EXTENDED COPY commands in flight.
-static INFLIGHT: Drain = Drain::new();
-
-fn provider() -> &'static Provider {
-    // SAFETY: published in `init` before the ops are registered. The module
-    // drops its `Registration` (unregister, then wait for every command)
-    // before the state, so no op, completion or debugfs read runs after
-    // the state is freed.
-    unsafe { &*PROVIDER.load(Ordering::Acquire) }
+#[pin_data]
+struct XcopyProvider {
+    #[pin]
+    cache: DiskCache<LuInfo>,
+    list_id: AtomicU8,
+    counters: Counters,
+    /// A unit that refused EXTENDED COPY, recorded by a completion and
+    /// applied at the next probe ([`XcopyProvider::set_refused_later`]).
+    refused: AtomicPtr<bindings::gendisk>,
+    refused_seq: AtomicU64,
+    /// EXTENDED COPY commands in flight.
+    inflight: Drain,
 }
 
-fn lu_info(disk: *mut bindings::gendisk) -> Option<(NonNull<bindings::scsi_device>, LuInfo)> {
-    // SAFETY: `disk` is live (the core holds a device of it open).
-    let sdev = NonNull::new(unsafe { bindings::blkcopy_scsi_sdev(disk) })?;
-    let info = provider().cache.get(disk, || discover(disk, sdev))?;
-    Some((sdev, info))
+impl XcopyProvider {
+    fn lu_info(&self, disk: *mut bindings::gendisk) -> Option<(NonNull<bindings::scsi_device>, LuInfo)> {
+        // SAFETY: `disk` is live (the core holds a device of it open).
+        let sdev = NonNull::new(unsafe { bindings::blkcopy_scsi_sdev(disk) })?;
+        let info = self.cache.get(disk, || discover(disk, sdev))?;
+        Some((sdev, info))
+    }
 }
 
 fn discover(disk: *mut bindings::gendisk, sdev: NonNull<bindings::scsi_device>) -> Option<LuInfo> {
@@ -160,29 +163,44 @@ fn discover(disk: *mut bindings::gendisk, sdev: NonNull<bindings::scsi_device>) 
     Some(info)
 }
 
-unsafe extern "C" fn probe(disk: *mut bindings::gendisk, lim: *mut bindings::blkcopy_limits) -> bool {
-    let Some((_, info)) = lu_info(disk) else { return false };
-    let (true, Some(p)) = (info.claimed(), info.params) else { return false };
-    let (seg, n) = p.limits(info.addr.block_size);
-    // SAFETY: the core passes a valid `blkcopy_limits` to fill.
-    unsafe {
-        (*lim).max_bytes = seg * u64::from(n);
-        (*lim).max_range_bytes = seg;
-        (*lim).max_src_ranges = n;
-        (*lim).provider_id = bindings::BLKCOPY_PROVIDER_SCSI;
-    }
-    true
-}
+#[vtable]
+impl provider::Provider for XcopyProvider {
+    const NAME: &'static CStr = c_str!("scsi");
 
-unsafe extern "C" fn can_copy(src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
-    let (Some((_, s)), Some((_, d))) = (lu_info(src), lu_info(dst)) else { return false };
-    if !s.claimed() || !d.claimed() || s.addr.block_size != d.addr.block_size {
-        return false;
+    fn probe(&self, disk: *mut bindings::gendisk) -> Option<bindings::blkcopy_limits> {
+        self.apply_refusals();
+        let (_, info) = self.lu_info(disk)?;
+        let (true, Some(p)) = (info.claimed(), info.params) else { return None };
+        let (seg, n) = p.limits(info.addr.block_size);
+        Some(bindings::blkcopy_limits {
+            max_bytes: seg * u64::from(n),
+            max_range_bytes: seg,
+            max_src_ranges: n,
+            provider_id: bindings::BLKCOPY_PROVIDER_SCSI,
+        })
     }
-    src == dst || (s.same_target(&d) && d.params.is_some_and(|p| p.usable(true)))
+
+    fn can_copy(&self, src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
+        let (Some((_, s)), Some((_, d))) = (self.lu_info(src), self.lu_info(dst)) else { return false };
+        if !s.claimed() || !d.claimed() || s.addr.block_size != d.addr.block_size {
+            return false;
+        }
+        src == dst || (s.same_target(&d) && d.params.is_some_and(|p| p.usable(true)))
+    }
+
+    fn submit(&self, piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
+        self.build_and_issue(piece)
+    }
+
+    fn inflight(&self) -> &Drain {
+        &self.inflight
+    }
 }
 
 struct Cmd {
+    /// The provider that issued it (its registration waits for the
+    /// command's completion before the provider goes).
+    provider: NonNull<XcopyProvider>,
     bio: *mut bindings::bio,
     disk: *mut bindings::gendisk,
     _param: KVec<u8>,
@@ -190,21 +208,12 @@ struct Cmd {
     blocks: u64,
 }
 
-unsafe extern "C" fn submit(
-    bio: *mut bindings::bio,
-    src_disk: *mut bindings::gendisk,
-    src: *const bindings::blkcopy_src_range,
-    nr: u32,
-) {
-    // SAFETY: the core's arguments to `submit`.
-    unsafe { provider::submit_piece(bio, src_disk, src, nr, build_and_issue) };
-}
-
-fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
+impl XcopyProvider {
+fn build_and_issue(&self, piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
     let (bio, disk, sector, src_disk, src) = (piece.bio, piece.disk, piece.sector, piece.src_disk, piece.src);
     let limits = bindings::blkcopy_reason_BLKCOPY_FALLBACK_LIMITS;
     let cross = bindings::blkcopy_reason_BLKCOPY_FALLBACK_CROSS_DEVICE;
-    let (Some((sdev, d)), Some((_, s))) = (lu_info(disk), lu_info(src_disk)) else { return Err(cross) };
+    let (Some((sdev, d)), Some((_, s))) = (self.lu_info(disk), self.lu_info(src_disk)) else { return Err(cross) };
     let (Some(params), Some(dnaa), Some(snaa)) = (d.params, d.naa, s.naa) else { return Err(cross) };
     let bs = d.addr.block_size;
     let per_sector = u64::from(bs >> 9).max(1);
@@ -226,15 +235,15 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     let len = scsi::param_len(two, segs.len());
     let mut param = KVec::<u8>::with_capacity(len, GFP_KERNEL).map_err(|_| limits)?;
     param.extend_with(len, 0, GFP_KERNEL).map_err(|_| limits)?;
-    let p = provider();
+    let p = self;
     let id = params.list_id(p.list_id.fetch_add(1, Ordering::Relaxed));
     scsi::build_param_list(&snaa, two.then_some(&dnaa), bs, &segs, id, &mut param).map_err(|_| limits)?;
     let cdb = scsi::xcopy_cdb(len as u32);
     let param_ptr = param.as_mut_ptr() as *mut c_void;
-    let cmd = KBox::new(Cmd { bio, disk, _param: param, segments: segs.len() as u64, blocks }, GFP_KERNEL)
+    let cmd = KBox::new(Cmd { provider: NonNull::from(self), bio, disk, _param: param, segments: segs.len() as u64, blocks }, GFP_KERNEL)
         .map_err(|_| limits)?;
     let ctx = KBox::into_raw(cmd) as *mut c_void;
-    INFLIGHT.enter();
+    self.inflight.enter();
     // SAFETY: `sdev` is live; `cdb` is 16 bytes; the parameter list stays
     // allocated (owned by the command) until `done`; `ctx` goes to `done`.
     let ret = unsafe {
@@ -243,23 +252,26 @@ fn build_and_issue(piece: &provider::Piece<'_>) -> core::result::Result<(), u32>
     if ret != 0 {
         // SAFETY: not issued: `done` will not run; the command is ours.
         drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
-        INFLIGHT.leave();
-        p.other_errors.fetch_add(1, Ordering::Relaxed);
+        self.inflight.leave();
+        p.counters.other_errors.fetch_add(1, Ordering::Relaxed);
         return Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR);
     }
     Ok(())
+}
 }
 
 unsafe extern "C" fn done(ctx: *mut c_void, result: i32, sense: *const u8, sense_len: u32, blk_status: u8) {
     // SAFETY: `ctx` is the command `build_and_issue` handed over.
     let cmd = unsafe { KBox::from_raw(ctx as *mut Cmd) };
-    let p = provider();
+    // SAFETY: the provider outlives its commands (its registration waits
+    // for them).
+    let p = unsafe { cmd.provider.as_ref() };
     let ok = result == 0 && blk_status == 0;
     if ok {
-        p.commands.fetch_add(1, Ordering::Relaxed);
-        p.segments.fetch_add(cmd.segments, Ordering::Relaxed);
-        p.blocks.fetch_add(cmd.blocks, Ordering::Relaxed);
-        p.max_command_blocks.fetch_max(cmd.blocks, Ordering::Relaxed);
+        p.counters.commands.fetch_add(1, Ordering::Relaxed);
+        p.counters.segments.fetch_add(cmd.segments, Ordering::Relaxed);
+        p.counters.blocks.fetch_add(cmd.blocks, Ordering::Relaxed);
+        p.counters.max_command_blocks.fetch_max(cmd.blocks, Ordering::Relaxed);
     } else {
         let s = if sense.is_null() {
             &[][..]
@@ -270,27 +282,27 @@ unsafe extern "C" fn done(ctx: *mut c_void, result: i32, sense: *const u8, sense
         };
         match scsi::decode_sense(s) {
             Some((key, asc, ascq)) => {
-                p.last_sense.store(u64::from(key) << 16 | u64::from(asc) << 8 | u64::from(ascq), Ordering::Relaxed);
+                p.counters.last_sense.store(u64::from(key) << 16 | u64::from(asc) << 8 | u64::from(ascq), Ordering::Relaxed);
                 match key {
                     scsi::SENSE_ILLEGAL_REQUEST => {
-                        p.illegal_request.fetch_add(1, Ordering::Relaxed);
+                        p.counters.illegal_request.fetch_add(1, Ordering::Relaxed);
                         if asc == scsi::ASC_INVALID_OPCODE {
                             // The target does not do EXTENDED COPY (any more):
                             // no retry storm, no further commands to it.
-                            p.refusals.fetch_add(1, Ordering::Relaxed);
-                            set_refused_later(cmd.disk);
+                            p.counters.refusals.fetch_add(1, Ordering::Relaxed);
+                            p.set_refused_later(cmd.disk);
                         }
                     }
                     scsi::SENSE_COPY_ABORTED => {
-                        p.copy_aborted.fetch_add(1, Ordering::Relaxed);
+                        p.counters.copy_aborted.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => {
-                        p.other_errors.fetch_add(1, Ordering::Relaxed);
+                        p.counters.other_errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
             None => {
-                p.other_errors.fetch_add(1, Ordering::Relaxed);
+                p.counters.other_errors.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -298,45 +310,43 @@ unsafe extern "C" fn done(ctx: *mut c_void, result: i32, sense: *const u8, sense
     // SAFETY: the piece this command was for, ended once, here.
     unsafe { provider::end_piece(cmd.bio, res) };
     drop(cmd);
-    INFLIGHT.leave();
+    p.inflight.leave();
 }
 
-/// Records a refusal. Completions may run in interrupt context, where the
-/// cache's mutex cannot be taken; the disk is remembered in lock-free
-/// slots, by address and `diskseq` (the disk may be gone by the time the
-/// refusal is applied, and another disk may reuse its address), and
-/// applied on the next discovery lookup. Two racing refusals can pair one's
-/// address with the other's sequence number: that matches no entry and
-/// loses a refusal (the next refused command records it again), never
-/// marks the wrong disk, since sequence numbers are never reused.
-fn set_refused_later(disk: *mut bindings::gendisk) {
-    // SAFETY: the completed command's piece holds the disk.
-    REFUSED_SEQ.store(unsafe { (*disk).diskseq }, Ordering::Release);
-    REFUSED.store(disk, Ordering::Release);
-}
+impl XcopyProvider {
+    /// Records a refusal. Completions may run in interrupt context, where the
+    /// cache's mutex cannot be taken; the disk is remembered in lock-free
+    /// slots, by address and `diskseq` (the disk may be gone by the time the
+    /// refusal is applied, and another disk may reuse its address), and
+    /// applied on the next discovery lookup. Two racing refusals can pair one's
+    /// address with the other's sequence number: that matches no entry and
+    /// loses a refusal (the next refused command records it again), never
+    /// marks the wrong disk, since sequence numbers are never reused.
+    fn set_refused_later(&self, disk: *mut bindings::gendisk) {
+        // SAFETY: the completed command's piece holds the disk.
+        self.refused_seq.store(unsafe { (*disk).diskseq }, Ordering::Release);
+        self.refused.store(disk, Ordering::Release);
+    }
 
-static REFUSED: AtomicPtr<bindings::gendisk> = AtomicPtr::new(null_mut());
-static REFUSED_SEQ: AtomicU64 = AtomicU64::new(0);
-
-fn apply_refusals() {
-    let d = REFUSED.swap(null_mut(), Ordering::AcqRel);
-    if !d.is_null() {
-        let seq = REFUSED_SEQ.load(Ordering::Acquire);
-        provider().cache.update(d as usize, seq, |i| i.refused = true);
+    fn apply_refusals(&self) {
+        let d = self.refused.swap(null_mut(), Ordering::AcqRel);
+        if !d.is_null() {
+            let seq = self.refused_seq.load(Ordering::Acquire);
+            self.cache.update(d as usize, seq, |i| i.refused = true);
+        }
     }
 }
 
 /// debugfs `blkcopy_scsi/luns`: discovery results and counters.
-struct LunsFile;
 
 fn hex(out: &mut Text, b: &[u8]) -> core::fmt::Result {
     b.iter().try_for_each(|x| write!(out, "{x:02x}"))
 }
 
-impl Show for LunsFile {
+impl Show for XcopyProvider {
     fn show(&self, out: &mut Text) -> core::fmt::Result {
-        apply_refusals();
-        let p = provider();
+        self.apply_refusals();
+        let p = self;
         p.cache.for_each(|i| {
             write!(
                 out,
@@ -372,18 +382,18 @@ impl Show for LunsFile {
                 None => writeln!(out, " params=none"),
             }
         })?;
-        let ls = p.last_sense.load(Ordering::Relaxed);
+        let ls = p.counters.last_sense.load(Ordering::Relaxed);
         writeln!(
             out,
             "commands={} segments={} blocks={} max_command_blocks={} illegal_request={} copy_aborted={} other_errors={} refusals={} last_sense={:02x}/{:02x}/{:02x}",
-            p.commands.load(Ordering::Relaxed),
-            p.segments.load(Ordering::Relaxed),
-            p.blocks.load(Ordering::Relaxed),
-            p.max_command_blocks.load(Ordering::Relaxed),
-            p.illegal_request.load(Ordering::Relaxed),
-            p.copy_aborted.load(Ordering::Relaxed),
-            p.other_errors.load(Ordering::Relaxed),
-            p.refusals.load(Ordering::Relaxed),
+            p.counters.commands.load(Ordering::Relaxed),
+            p.counters.segments.load(Ordering::Relaxed),
+            p.counters.blocks.load(Ordering::Relaxed),
+            p.counters.max_command_blocks.load(Ordering::Relaxed),
+            p.counters.illegal_request.load(Ordering::Relaxed),
+            p.counters.copy_aborted.load(Ordering::Relaxed),
+            p.counters.other_errors.load(Ordering::Relaxed),
+            p.counters.refusals.load(Ordering::Relaxed),
             (ls >> 16) & 0xff,
             (ls >> 8) & 0xff,
             ls & 0xff
@@ -391,51 +401,34 @@ impl Show for LunsFile {
     }
 }
 
-unsafe extern "C" fn probe_entry(disk: *mut bindings::gendisk, lim: *mut bindings::blkcopy_limits) -> bool {
-    apply_refusals();
-    // SAFETY: same contract as `probe`.
-    unsafe { probe(disk, lim) }
-}
-
-static OPS: provider::Ops = provider::Ops(bindings::blkcopy_provider_ops {
-    name: c"scsi".as_ptr() as *const _,
-    owner: null_mut(),
-    probe: Some(probe_entry),
-    can_copy: Some(can_copy),
-    submit: Some(submit),
-});
-
 struct ScsiProvider {
     // Dropped in this order: unregister and drain, then the rest.
-    _registration: provider::Registration,
+    _registration: provider::Registration<XcopyProvider>,
     _debugfs: debugfs::Dir,
-    _provider: Pin<KBox<Provider>>,
+    _provider: Pin<KBox<XcopyProvider>>,
 }
 
 impl kernel::Module for ScsiProvider {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let provider = KBox::pin_init(
-            pin_init!(Provider {
+            pin_init!(XcopyProvider {
                 cache <- DiskCache::new(),
                 list_id: AtomicU8::new(0),
-                commands: AtomicU64::new(0),
-                segments: AtomicU64::new(0),
-                blocks: AtomicU64::new(0),
-                max_command_blocks: AtomicU64::new(0),
-                illegal_request: AtomicU64::new(0),
-                copy_aborted: AtomicU64::new(0),
-                other_errors: AtomicU64::new(0),
-                refusals: AtomicU64::new(0),
-                last_sense: AtomicU64::new(0),
+                counters: Counters::default(),
+                refused: AtomicPtr::new(null_mut()),
+                refused_seq: AtomicU64::new(0),
+                inflight: Drain::new(),
             }),
             GFP_KERNEL,
         )?;
-        PROVIDER.store(&*provider as *const Provider as *mut Provider, Ordering::Release);
+        // SAFETY: the provider is pinned and dropped last (field order),
+        // after the registration (which waits for its calls and commands)
+        // and the debugfs file that use it.
+        let p: &'static XcopyProvider = unsafe { &*(&*provider as *const XcopyProvider) };
         let mut dir = debugfs::Dir::new(c_str!("blkcopy_scsi"));
-        dir.add(c_str!("luns"), &LunsFile, module)?;
-        let registration = provider::Registration::new(&OPS, &INFLIGHT).inspect_err(|_| {
-            PROVIDER.store(null_mut(), Ordering::Release);
-        })?;
+        dir.add(c_str!("luns"), p, module)?;
+        // SAFETY: `p` outlives the registration (see above).
+        let registration = unsafe { provider::Registration::new(p) }?;
         pr_info!("SCSI EXTENDED COPY provider registered\n");
         Ok(Self { _registration: registration, _debugfs: dir, _provider: provider })
     }

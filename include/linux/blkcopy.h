@@ -145,13 +145,17 @@ struct blkcopy_src_range {
 	__u32 pad;
 };
 
+/*
+ * Every callback gets the @private pointer its provider was registered
+ * with (the provider's state: no provider needs a global).
+ */
 struct blkcopy_provider_ops {
 	const char *name;
 	struct module *owner;
 	/* Does the provider copy on @disk? Fill @lim if so. */
-	bool (*probe)(struct gendisk *disk, struct blkcopy_limits *lim);
-	/* Can one command of @dst's device copy from @src? */
-	bool (*can_copy)(struct gendisk *src, struct gendisk *dst);
+	bool (*probe)(void *private, struct gendisk *disk, struct blkcopy_limits *lim);
+	/* Can one command of @dst's device copy from @src? (NULL: never.) */
+	bool (*can_copy)(void *private, struct gendisk *src, struct gendisk *dst);
 	/*
 	 * Copy @src (@nr_src ranges, within the probed limits, on @src_disk)
 	 * to the range of @dst_bio, a REQ_OP_COPY_WRITE piece addressed to a
@@ -159,7 +163,7 @@ struct blkcopy_provider_ops {
 	 * 0 when the device copied, BLK_STS_NOTSUPP (after
 	 * blkcopy_set_reason()) when the core should fall back.
 	 */
-	void (*submit)(struct bio *dst_bio, struct gendisk *src_disk,
+	void (*submit)(void *private, struct bio *dst_bio, struct gendisk *src_disk,
 		       const struct blkcopy_src_range *src, unsigned int nr_src);
 };
 
@@ -207,7 +211,7 @@ void blkcopy_submit_half(struct bio *half);
  */
 int blkcopy_hold(struct bio *half, void (*release)(void *arg), void *arg);
 
-int blkcopy_register_provider(const struct blkcopy_provider_ops *ops);
+int blkcopy_register_provider(const struct blkcopy_provider_ops *ops, void *private);
 void blkcopy_unregister_provider(const struct blkcopy_provider_ops *ops);
 void blkcopy_set_reason(struct bio *bio, enum blkcopy_reason reason);
 

@@ -1,54 +1,159 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What every blkcopy provider module needs: its ops table, registration
-//! with the core (which drains the provider's commands on removal), a
-//! per-disk cache of discovery results, and ending the write-half pieces
-//! the core hands it.
+//! What every blkcopy provider module needs: the [`Provider`] trait its
+//! state implements, registration with the core (which drains the
+//! provider's commands on removal), a per-disk cache of discovery results,
+//! and ending the write-half pieces the core hands it.
+
+use core::ffi::c_void;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
-use kernel::error::{Error, Result};
+use kernel::error::{Error, Result, VTABLE_DEFAULT_ERROR};
 use kernel::init::PinInit;
 use kernel::new_mutex;
-use kernel::prelude::{pin_data, pin_init};
+use kernel::prelude::{pin_data, pin_init, vtable};
+use kernel::str::CStr;
 use kernel::sync::Mutex;
 
 use super::bindings;
 use super::drain::Drain;
 
-/// A provider's ops table, as a static.
-#[repr(transparent)]
-pub struct Ops(pub bindings::blkcopy_provider_ops);
+/// A blkcopy provider: the bottom-level hook for one kind of device
+/// (`struct blkcopy_provider_ops`). The implementing type is the
+/// provider's state; the core calls it through [`Registration`]'s ops
+/// table, whose callbacks get a pointer to it (no provider needs a
+/// global). `can_copy` is optional (`#[vtable]`): without it the core
+/// pairs nothing, and every piece falls back as `cross_device`.
+#[vtable]
+pub trait Provider: Sized + Send + Sync + 'static {
+    /// The provider's name (`ops.name`).
+    const NAME: &'static CStr;
 
-// SAFETY: immutable function pointers and a static name.
-unsafe impl Sync for Ops {}
+    /// Whether the provider copies on `disk` (live during the call), and
+    /// its limits if so.
+    fn probe(&self, disk: *mut bindings::gendisk) -> Option<bindings::blkcopy_limits>;
 
-/// A registered provider. Dropping it unregisters the ops (which waits for
-/// calls into them in progress) and then waits until every command the
-/// provider issued has completed (`inflight` drained), because their
-/// completions run code of the provider's module.
-pub struct Registration {
-    ops: &'static Ops,
-    inflight: &'static Drain,
+    /// Whether one command on `dst`'s device can copy from `src` (both
+    /// live during the call).
+    fn can_copy(&self, _src: *mut bindings::gendisk, _dst: *mut bindings::gendisk) -> bool {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Hands `piece` to the device: `Ok` when issued (the provider ends
+    /// the piece from the command's completion, [`end_piece`]), or the
+    /// reason to fall back (the piece is ended with it on return).
+    fn submit(&self, piece: &Piece<'_>) -> core::result::Result<(), u32>;
+
+    /// The provider's commands in flight: their completions run the
+    /// provider's code, so unregistering waits until none is left.
+    fn inflight(&self) -> &Drain;
 }
 
-impl Registration {
-    /// Registers `ops` with the core. `inflight` counts the provider's
-    /// commands in flight.
-    pub fn new(ops: &'static Ops, inflight: &'static Drain) -> Result<Self> {
-        // SAFETY: `ops` is static and valid for as long as it is registered.
-        let ret = unsafe { bindings::blkcopy_register_provider(&ops.0) };
-        if ret != 0 {
-            return Err(Error::from_errno(ret));
+/// The ops table of a [`Provider`] type.
+struct OpsTable<T>(PhantomData<T>);
+
+impl<T: Provider> OpsTable<T> {
+    const OPS: bindings::blkcopy_provider_ops = bindings::blkcopy_provider_ops {
+        name: T::NAME.as_char_ptr() as *const _,
+        owner: core::ptr::null_mut(),
+        probe: Some(Self::probe),
+        can_copy: if T::HAS_CAN_COPY { Some(Self::can_copy) } else { None },
+        submit: Some(Self::submit),
+    };
+
+    /// # Safety
+    ///
+    /// Called by the core with the private pointer of a [`Registration`]
+    /// of `T` and a live disk; `lim` is valid for writes.
+    unsafe extern "C" fn probe(
+        private: *mut c_void,
+        disk: *mut bindings::gendisk,
+        lim: *mut bindings::blkcopy_limits,
+    ) -> bool {
+        // SAFETY: a registration's private pointer is its live provider.
+        let this = unsafe { &*(private as *const T) };
+        match this.probe(disk) {
+            Some(l) => {
+                // SAFETY: valid for writes (contract).
+                unsafe { *lim = l };
+                true
+            }
+            None => false,
         }
-        Ok(Self { ops, inflight })
+    }
+
+    /// # Safety
+    ///
+    /// As for `probe`; both disks are live.
+    unsafe extern "C" fn can_copy(
+        private: *mut c_void,
+        src: *mut bindings::gendisk,
+        dst: *mut bindings::gendisk,
+    ) -> bool {
+        // SAFETY: a registration's private pointer is its live provider.
+        unsafe { &*(private as *const T) }.can_copy(src, dst)
+    }
+
+    /// # Safety
+    ///
+    /// As for `probe`; the other arguments are those of a `submit` call
+    /// from the core.
+    unsafe extern "C" fn submit(
+        private: *mut c_void,
+        bio: *mut bindings::bio,
+        src_disk: *mut bindings::gendisk,
+        src: *const bindings::blkcopy_src_range,
+        nr: u32,
+    ) {
+        // SAFETY: a registration's private pointer is its live provider.
+        let this = unsafe { &*(private as *const T) };
+        // SAFETY: the core's arguments to `submit`.
+        unsafe { submit_piece(bio, src_disk, src, nr, |piece| this.submit(piece)) };
     }
 }
 
-impl Drop for Registration {
+/// A registered provider. Dropping it unregisters the ops (which waits for
+/// calls into them in progress) and then waits until every command the
+/// provider issued has completed ([`Provider::inflight`] drained), because
+/// their completions run code of the provider's module.
+pub struct Registration<T: Provider> {
+    ops: &'static bindings::blkcopy_provider_ops,
+    provider: NonNull<T>,
+}
+
+// SAFETY: only shares a `T`, which is `Sync`.
+unsafe impl<T: Provider> Send for Registration<T> {}
+// SAFETY: as above.
+unsafe impl<T: Provider> Sync for Registration<T> {}
+
+impl<T: Provider> Registration<T> {
+    /// Registers `provider` with the core.
+    ///
+    /// # Safety
+    ///
+    /// `provider` outlives the registration (its callbacks may run until
+    /// the registration has been dropped).
+    pub unsafe fn new(provider: &T) -> Result<Self> {
+        let ops: &'static bindings::blkcopy_provider_ops = &OpsTable::<T>::OPS;
+        let private = provider as *const T as *mut c_void;
+        // SAFETY: `ops` is static; `private` is valid until unregistered
+        // (the contract), which `drop` does.
+        let ret = unsafe { bindings::blkcopy_register_provider(ops, private) };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(Self { ops, provider: NonNull::from(provider) })
+    }
+}
+
+impl<T: Provider> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: registered in `new`; returns once no call is in progress.
-        unsafe { bindings::blkcopy_unregister_provider(&self.ops.0) };
-        self.inflight.wait();
+        unsafe { bindings::blkcopy_unregister_provider(self.ops) };
+        // SAFETY: the provider outlives the registration (`new`'s contract).
+        unsafe { self.provider.as_ref() }.inflight().wait();
     }
 }
 
@@ -175,7 +280,7 @@ pub struct Piece<'a> {
 /// # Safety
 ///
 /// The arguments are those of a `submit` call from the core.
-pub unsafe fn submit_piece(
+unsafe fn submit_piece(
     bio: *mut bindings::bio,
     src_disk: *mut bindings::gendisk,
     src: *const bindings::blkcopy_src_range,
