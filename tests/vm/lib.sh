@@ -147,11 +147,15 @@ qmp() {
   done
   echo "no answer from the monitor agent" >&2; return 1
 }
-# Run a QMP command; fail the test unless QEMU returned success.
+# Run a QMP command; fail the test unless QEMU returned success. The
+# agent's session holds QEMU's greeting, the reply to qmp_capabilities,
+# then this command's reply (events may come between, on lines of their
+# own): the second reply line is this command's.
 qmp_ok() {
-  local out
+  local out reply
   out=$(qmp "$1") || fail "qmp $1"
-  grep -q '"return"' <<< "$out" || fail "qmp $1: $out"
+  reply=$(grep -E '^\{"(return|error)"' <<< "$out" | sed -n 2p)
+  [[ $reply == '{"return"'* ]] || fail "qmp $1: ${reply:-no reply}"
 }
 # Run a QMP command (a fault, or "query-status" as a marker) and print the
 # offset in QEMU's trace of the line where the monitor began it (its
