@@ -94,7 +94,7 @@ struct BlkCopyModule {
     // Dropped in this order: no new ioctls, no debugfs readers, then the core.
     _control: Pin<KBox<miscdev::Registration<ControlDevice>>>,
     _debugfs: debugfs::Dir,
-    core: Pin<KBox<job::Core>>,
+    _core: Pin<KBox<job::Core>>,
 }
 
 impl kernel::Module for BlkCopyModule {
@@ -115,12 +115,12 @@ impl kernel::Module for BlkCopyModule {
             GFP_KERNEL,
         )?;
         pr_info!("/dev/blkcopy registered (minor {})\n", control.minor());
-        Ok(Self { _control: control, _debugfs: dir, core })
+        Ok(Self { _control: control, _debugfs: dir, _core: core })
     }
 }
 
 impl Drop for BlkCopyModule {
     fn drop(&mut self) {
-        c_api::withdraw(&self.core);
+        c_api::withdraw();
     }
 }

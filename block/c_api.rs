@@ -33,7 +33,7 @@ pub(crate) fn publish(core: &'static Core) {
 }
 
 /// Withdraws the core (module exit).
-pub(crate) fn withdraw(_core: &Core) {
+pub(crate) fn withdraw() {
     CORE.store(core::ptr::null_mut(), Ordering::Release);
 }
 

@@ -797,8 +797,7 @@ impl CopyJob {
                     if st.status == 0 && !self.cancel.load(Ordering::Acquire) && work_left && !st.fb.has_buffers() {
                         // None when memory is short and the reserve is
                         // empty: the job is kicked when a buffer is back.
-                        let lbs = self.src.logical_block_size().max(self.dst.logical_block_size()) as usize;
-                        if let Err(e) = st.fb.take_buffers(lbs, &self.core.reserve, |head| self.wait_for_reserve(head)) {
+                        if let Err(e) = st.fb.take_buffers(self.block_size(), &self.core.reserve, |head| self.wait_for_reserve(head)) {
                             st.status = e.to_errno();
                         }
                     }
@@ -821,6 +820,12 @@ impl CopyJob {
                 }
             }
         }
+    }
+
+    /// The larger logical block size of the two devices: the fallback's
+    /// buffers hold whole blocks of both.
+    fn block_size(&self) -> usize {
+        self.src.logical_block_size().max(self.dst.logical_block_size()) as usize
     }
 
     fn busy(&self) -> bool {
@@ -901,8 +906,7 @@ impl CopyJob {
     /// Plans the fallback's work (no allocation: its room was taken when
     /// the job was created).
     fn plan_fallback(&self, st: &mut State) -> Result {
-        let lbs = self.src.logical_block_size().max(self.dst.logical_block_size()) as usize;
-        st.fb.plan(st.copied.gaps(self.total), lbs)?;
+        st.fb.plan(st.copied.gaps(self.total), self.block_size())?;
         if st.fb.work_left() && self.flags & FLAG_OFFLOAD_ONLY != 0 {
             st.fb.clear();
             return Err(crate::kernel_ext::code::eopnotsupp());
