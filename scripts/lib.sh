@@ -5,6 +5,8 @@ CACHE_DIR=${BLKCOPY_CACHE:-$HOME/.cache/blkcopy}
 TOOLS_DIR=$CACHE_DIR/tools
 # The one toolchain for the kernel and every module built against it.
 KRUST_TOOLCHAIN=1.83.0
+# QEMU the VM tests need (scripts/setup-host.sh installs it from bookworm-backports).
+QEMU_MIN_MAJOR=10
 BINDGEN_VERSION=0.69.5
 BINDGEN=$TOOLS_DIR/bin/bindgen
 KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz

@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 APT_PACKAGES=(
-  linux-source-6.12 qemu-system-x86
+  linux-source-6.12
   clang libclang-dev lld llvm
   make gcc flex bison bc libelf-dev libssl-dev dwarves cpio xz-utils kmod
   busybox-static sg3-utils nvme-cli dmsetup fio fdisk coreutils socat python3 e2fsprogs
@@ -23,6 +23,33 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# QEMU 10.0 from bookworm-backports: Debian 12's QEMU 7.2 has no NVMe
+# cross-namespace Copy (descriptor formats 2h/3h), cannot hot-plug nvme-ns,
+# and its NVMe subsystems lack what the multipath tests need. The suite is
+# added as Debian documents it (https://backports.debian.org/Instructions/:
+# its packages are never installed unless asked for), and only QEMU is
+# taken from it (with the backported packages its version depends on).
+QEMU_BACKPORTS_SOURCES=/etc/apt/sources.list.d/bookworm-backports.sources
+qemu_major() { qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p'; }
+if (($(qemu_major || echo 0) < QEMU_MIN_MAJOR)); then
+  if ! grep -qs '^Suites:.*bookworm-backports' /etc/apt/sources.list.d/*.sources &&
+     ! grep -qs '^deb .* bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/*.list; then
+    log "apt: adding bookworm-backports ($QEMU_BACKPORTS_SOURCES)"
+    cat > "$QEMU_BACKPORTS_SOURCES" <<'SOURCES'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+  fi
+  log "apt: installing qemu-system-x86 from bookworm-backports"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null
+  (($(qemu_major || echo 0) >= QEMU_MIN_MAJOR)) || die "QEMU $QEMU_MIN_MAJOR or later needed, have: $(qemu-system-x86_64 --version | head -1)"
 fi
 
 # Kernel Rust toolchain: pinned, with rust-src (the kernel builds core/alloc).
