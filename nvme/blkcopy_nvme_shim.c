@@ -8,14 +8,17 @@
  * command asynchronously from another module. These functions depend on
  * that private layout, as of 6.12:
  *
- * - struct nvme_ns: ->ctrl, ->queue, ->disk, ->head (ns_id, lba_shift);
+ * - struct nvme_ns: ->ctrl (also the identity of a namespace's controller:
+ *   cross-namespace Copy is between namespaces of one controller), ->queue,
+ *   ->disk, ->head (ns_id, lba_shift);
  *   a namespace disk's ->private_data is its struct nvme_ns;
  * - struct nvme_ctrl: ->admin_q, and ->device, the parent of every
  *   namespace disk, of class "nvme" (a multipath head's parent is the
  *   subsystem device, class "nvme-subsystem", so heads are not claimed);
  * - struct nvme_request (the request's PDU, nvme_req()): ->status.
  *
- * They use the exported nvme_init_request() and nvme_submit_sync_cmd().
+ * They use the exported nvme_init_request(), nvme_submit_sync_cmd(),
+ * nvme_get_features() and nvme_set_features().
  */
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
@@ -61,6 +64,29 @@ int blkcopy_nvme_identify(struct nvme_ns *ns, bool ctrl, void *buf)
 	c.identify.cns = ctrl ? NVME_ID_CNS_CTRL : NVME_ID_CNS_NS;
 	return nvme_submit_sync_cmd(ns->ctrl->admin_q, &c, buf,
 				    NVME_IDENTIFY_DATA_SIZE);
+}
+
+/* The controller of @ns, as an identity only (never dereferenced by the
+ * caller). */
+void *blkcopy_nvme_ctrl(struct nvme_ns *ns)
+{
+	return ns->ctrl;
+}
+
+/*
+ * Get (@set false) or Set Features Host Behavior Support of @ns's
+ * controller from/into @buf (512 bytes, from kmalloc). Synchronous:
+ * process context only. The caller sets only what it owns in the data the
+ * controller returned (the nvme driver sets ACRE and LBAFEE itself, on
+ * every controller (re)initialisation, which also clears the rest).
+ */
+int blkcopy_nvme_host_behavior(struct nvme_ns *ns, bool set, void *buf)
+{
+	size_t len = sizeof(struct nvme_feat_host_behavior);
+
+	if (set)
+		return nvme_set_features(ns->ctrl, NVME_FEAT_HOST_BEHAVIOR, 0, buf, len, NULL);
+	return nvme_get_features(ns->ctrl, NVME_FEAT_HOST_BEHAVIOR, 0, buf, len, NULL);
 }
 
 /*

@@ -16,6 +16,8 @@ struct nvme_ns *blkcopy_nvme_ns(struct gendisk *disk);
 u32 blkcopy_nvme_nsid(struct nvme_ns *ns);
 u32 blkcopy_nvme_lba_shift(struct nvme_ns *ns);
 int blkcopy_nvme_identify(struct nvme_ns *ns, bool ctrl, void *buf);
+void *blkcopy_nvme_ctrl(struct nvme_ns *ns);
+int blkcopy_nvme_host_behavior(struct nvme_ns *ns, bool set, void *buf);
 int blkcopy_nvme_copy(struct nvme_ns *ns, u64 sdlba, u32 cdw12, void *desc,
 		      u32 desc_len, blkcopy_nvme_done_t done, void *ctx);
 

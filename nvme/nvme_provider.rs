@@ -3,11 +3,13 @@
 //! blkcopy_nvme: the NVMe provider of blkcopy.
 //!
 //! Claims NVMe namespace disks whose controller supports Copy (ONCS bit 8)
-//! and turns each write-half piece the core pairs on one namespace into one
-//! NVMe Copy command (opcode 19h, source range descriptor format 0),
-//! within the namespace's MSSRL, MCL and MSRC. Copies between namespaces
-//! are not claimed (`can_copy` is false): QEMU 7.2 and most controllers
-//! have no cross-namespace Copy formats, and the core falls back.
+//! and turns each write-half piece the core pairs into one NVMe Copy
+//! command (opcode 19h) within the destination namespace's MSSRL, MCL and
+//! MSRC: with source range descriptor format 0 within one namespace, and
+//! with format 2h (each range names its source namespace) between two
+//! namespaces of one controller whose LBA formats allow it, when the
+//! controller supports format 2h (OCFS) and the provider could enable it
+//! in Host Behavior Support (CDFE). Documentation/blkcopy-nvme.rst.
 //!
 //! Multipath head devices (`CONFIG_NVME_MULTIPATH=y` with a controller in
 //! a multi-controller subsystem) are not claimed either: a copy on a head
@@ -16,7 +18,7 @@
 use core::ffi::c_void;
 use core::fmt::Write;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::c_str;
@@ -34,7 +36,7 @@ use kernel_ext::bindings;
 use kernel_ext::debugfs::{self, Show, Text};
 use kernel_ext::drain::Drain;
 use kernel_ext::provider::{self, DiskCache};
-use nvme::{CopyLimits, SourceRange};
+use nvme::{CopyLimits, DescFormat, LbaFormat, SourceRange};
 
 module! {
     type: NvmeProvider,
@@ -53,11 +55,28 @@ struct NsInfo {
     oncs: u16,
     ocfs: u16,
     limits: CopyLimits,
+    lbaf: LbaFormat,
+    /// The namespace's controller (an identity: cross-namespace Copy is
+    /// between namespaces of one controller).
+    ctrl: usize,
+    /// Format 2h was on (CDFE) in the controller's Host Behavior Support
+    /// when the namespace was discovered.
+    cross: bool,
 }
 
 impl NsInfo {
     fn copy_capable(&self) -> bool {
         self.oncs & nvme::ONCS_COPY != 0 && self.limits.mssrl > 0 && self.limits.mcl > 0
+    }
+
+    /// Whether one Copy command on this (destination) namespace can copy
+    /// from `src`, another namespace, with descriptor format 2h.
+    fn copies_from(&self, src: &NsInfo) -> bool {
+        self.copy_capable()
+            && src.copy_capable()
+            && self.ctrl == src.ctrl
+            && self.cross
+            && self.lbaf.cross_namespace_with(&src.lbaf)
     }
 }
 
@@ -70,6 +89,13 @@ struct NvmeCopy {
     ranges: AtomicU64,
     blocks: AtomicU64,
     errors: AtomicU64,
+    /// Commands of format 2h among `commands`.
+    cross_commands: AtomicU64,
+    /// A format 2h command was refused as an invalid field: its
+    /// controller's CDFE was cleared (the nvme driver rewrites Host
+    /// Behavior Support when it resets a controller). Set from completions
+    /// (any context); the next pairing turns format 2h on again.
+    cdfe_lost: AtomicBool,
     /// Copy commands in flight.
     inflight: Drain,
 }
@@ -97,6 +123,8 @@ fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>) -> Opt
         return None;
     }
     let limits = nvme::parse_id_ns(&buf)?;
+    let lbaf = nvme::parse_lba_format(&buf)?;
+    let cross = ocfs & nvme::FORMAT_2 != 0 && enable_format_2(ns);
     Some(NsInfo {
         name: provider::disk_name(disk),
         // SAFETY: `ns` is live.
@@ -106,7 +134,32 @@ fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>) -> Opt
         oncs,
         ocfs,
         limits,
+        lbaf,
+        // SAFETY: `ns` is live.
+        ctrl: unsafe { bindings::blkcopy_nvme_ctrl(ns.as_ptr()) } as usize,
+        cross,
     })
+}
+
+/// Turns descriptor format 2h on in the Host Behavior Support of `ns`'s
+/// controller (CDFE), keeping every other field as the controller reports
+/// it (what the nvme driver set). True when it is on. Synchronous admin
+/// commands: process context.
+fn enable_format_2(ns: NonNull<bindings::nvme_ns>) -> bool {
+    let Ok(mut hbs) = KVec::<u8>::with_capacity(nvme::HOST_BEHAVIOR_SIZE, GFP_KERNEL) else { return false };
+    if hbs.extend_with(nvme::HOST_BEHAVIOR_SIZE, 0, GFP_KERNEL).is_err() {
+        return false;
+    }
+    // SAFETY: `ns` is live; `hbs` is a kmalloc buffer of the structure's size.
+    if unsafe { bindings::blkcopy_nvme_host_behavior(ns.as_ptr(), false, hbs.as_mut_ptr() as *mut c_void) } != 0 {
+        return false;
+    }
+    match nvme::enable_formats(&mut hbs, nvme::FORMAT_2) {
+        Some(false) => true,
+        // SAFETY: as above.
+        Some(true) => unsafe { bindings::blkcopy_nvme_host_behavior(ns.as_ptr(), true, hbs.as_mut_ptr() as *mut c_void) == 0 },
+        None => false,
+    }
 }
 
 /// One Copy command in flight.
@@ -118,6 +171,8 @@ struct Cmd {
     _desc: KVec<u8>,
     nr: u64,
     blocks: u64,
+    /// Format 2h (between namespaces).
+    cross: bool,
     /// In-flight units the command holds (`blkcopy_nvme_slot_get`).
     units: u32,
 }
@@ -141,8 +196,15 @@ impl provider::Provider for NvmeCopy {
     }
 
     fn can_copy(&self, src: *mut bindings::gendisk, dst: *mut bindings::gendisk) -> bool {
-        // One namespace only: descriptor format 0 has no source namespace.
-        src == dst
+        if src == dst {
+            return self.ns_info(dst).is_some_and(|(_, d)| d.copy_capable());
+        }
+        let (Some((_, s)), Some((dns, d))) = (self.ns_info(src), self.ns_info(dst)) else { return false };
+        if self.cdfe_lost.swap(false, Ordering::AcqRel) && d.cross {
+            // Discovery found format 2h on; a reset turned it off since.
+            enable_format_2(dns);
+        }
+        d.copies_from(&s)
     }
 
     fn submit(&self, piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
@@ -155,63 +217,91 @@ impl provider::Provider for NvmeCopy {
 }
 
 impl NvmeCopy {
-fn build_and_issue(&self, piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
-    let (bio, disk, sector, src_disk, src) = (piece.bio, piece.disk, piece.sector, piece.src_disk, piece.src);
-    let limits_reason = bindings::blkcopy_reason_BLKCOPY_FALLBACK_LIMITS;
-    let dev_err = bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR;
-    let Some((ns, info)) = self.ns_info(disk) else { return Err(limits_reason) };
-    if disk != src_disk || !info.copy_capable() {
-        return Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_CROSS_DEVICE);
+    fn build_and_issue(&self, piece: &provider::Piece<'_>) -> core::result::Result<(), u32> {
+        let (bio, disk, sector, src_disk, src) = (piece.bio, piece.disk, piece.sector, piece.src_disk, piece.src);
+        let limits_reason = bindings::blkcopy_reason_BLKCOPY_FALLBACK_LIMITS;
+        let cross_reason = bindings::blkcopy_reason_BLKCOPY_FALLBACK_CROSS_DEVICE;
+        let dev_err = bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR;
+        let Some((ns, info)) = self.ns_info(disk) else { return Err(limits_reason) };
+        if !info.copy_capable() {
+            return Err(cross_reason);
+        }
+        // Between namespaces: format 2h, each range naming the source
+        // namespace, whose MSSRL bounds every range too.
+        let (fmt, src_mssrl) = if disk == src_disk {
+            (DescFormat::F0, info.limits.mssrl)
+        } else {
+            match self.ns_info(src_disk) {
+                Some((_, s)) if info.copies_from(&s) => (DescFormat::F2 { snsid: s.nsid }, s.limits.mssrl),
+                _ => return Err(cross_reason),
+            }
+        };
+        let shift = info.lba_shift - 9;
+        let mut ranges = KVec::with_capacity(src.len(), GFP_KERNEL).map_err(|_| limits_reason)?;
+        for r in src {
+            let nlb = u64::from(r.nr_sects) >> shift;
+            let nlb = u32::try_from(nlb).map_err(|_| limits_reason)?;
+            if nlb > u32::from(src_mssrl) {
+                return Err(limits_reason);
+            }
+            ranges.push(SourceRange { slba: r.sector >> shift, nlb }, GFP_KERNEL).map_err(|_| limits_reason)?;
+        }
+        let blocks = info.limits.check(&ranges).map_err(|_| limits_reason)?;
+        let mut desc = KVec::<u8>::with_capacity(ranges.len() * nvme::DESC_SIZE, GFP_KERNEL).map_err(|_| limits_reason)?;
+        desc.extend_with(ranges.len() * nvme::DESC_SIZE, 0, GFP_KERNEL).map_err(|_| limits_reason)?;
+        nvme::encode_descriptors(&ranges, fmt, &mut desc).map_err(|_| limits_reason)?;
+        let desc_ptr = desc.as_mut_ptr() as *mut c_void;
+        let desc_len = desc.len() as u32;
+        let cmd = Cmd {
+            provider: NonNull::from(self),
+            bio,
+            _desc: desc,
+            nr: ranges.len() as u64,
+            blocks,
+            cross: fmt != DescFormat::F0,
+            units: 0,
+        };
+        let mut cmd = KBox::new(cmd, GFP_KERNEL).map_err(|_| limits_reason)?;
+        // Room for the command's data (at most `max_copy_mib` in flight),
+        // given back when it completes.
+        // SAFETY: process context (the core submits pieces from there).
+        cmd.units = unsafe { bindings::blkcopy_nvme_slot_get(blocks << info.lba_shift) };
+        let units = cmd.units;
+        let ctx = KBox::into_raw(cmd) as *mut c_void;
+        self.inflight.enter();
+        let cdw12 = nvme::cdw12(ranges.len(), fmt);
+        // SAFETY: `ns` is live; `desc_ptr` stays allocated (owned by the
+        // command) until `done` runs; `ctx` is handed to `done` once.
+        #[cfg(not(blkcopy_mutation = "nvme_no_issue"))]
+        let ret = unsafe {
+            bindings::blkcopy_nvme_copy(ns.as_ptr(), sector >> shift, cdw12, desc_ptr, desc_len, Some(done), ctx)
+        };
+        // MUTATION (Documentation/testing.rst, never in a real build): the
+        // command is reported done without being issued.
+        #[cfg(blkcopy_mutation = "nvme_no_issue")]
+        let ret = {
+            let _ = (ns, desc_ptr, desc_len, sector, shift, cdw12);
+            // SAFETY: `ctx` is handed to `done` once, as the device would.
+            unsafe { done(ctx, 0, 0) };
+            0
+        };
+        if ret != 0 {
+            // SAFETY: not issued: `done` will not run, the command is ours.
+            drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
+            self.inflight.leave();
+            // SAFETY: the units taken above.
+            unsafe { bindings::blkcopy_nvme_slot_put(units) };
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            return Err(dev_err);
+        }
+        Ok(())
     }
-    let shift = info.lba_shift - 9;
-    let mut ranges = KVec::with_capacity(src.len(), GFP_KERNEL).map_err(|_| limits_reason)?;
-    for r in src {
-        let nlb = u64::from(r.nr_sects) >> shift;
-        let nlb = u32::try_from(nlb).map_err(|_| limits_reason)?;
-        ranges.push(SourceRange { slba: r.sector >> shift, nlb }, GFP_KERNEL).map_err(|_| limits_reason)?;
-    }
-    let blocks = info.limits.check(&ranges).map_err(|_| limits_reason)?;
-    let mut desc = KVec::<u8>::with_capacity(ranges.len() * nvme::DESC_SIZE, GFP_KERNEL).map_err(|_| limits_reason)?;
-    desc.extend_with(ranges.len() * nvme::DESC_SIZE, 0, GFP_KERNEL).map_err(|_| limits_reason)?;
-    nvme::encode_descriptors(&ranges, &mut desc).map_err(|_| limits_reason)?;
-    let desc_ptr = desc.as_mut_ptr() as *mut c_void;
-    let desc_len = desc.len() as u32;
-    let mut cmd = KBox::new(Cmd { provider: NonNull::from(self), bio, _desc: desc, nr: ranges.len() as u64, blocks, units: 0 }, GFP_KERNEL)
-        .map_err(|_| limits_reason)?;
-    // Room for the command's data (at most `max_copy_mib` in flight),
-    // given back when it completes.
-    // SAFETY: process context (the core submits pieces from there).
-    cmd.units = unsafe { bindings::blkcopy_nvme_slot_get(blocks << info.lba_shift) };
-    let units = cmd.units;
-    let ctx = KBox::into_raw(cmd) as *mut c_void;
-    self.inflight.enter();
-    // SAFETY: `ns` is live; `desc_ptr` stays allocated (owned by the
-    // command) until `done` runs; `ctx` is handed to `done` once.
-    #[cfg(not(blkcopy_mutation = "nvme_no_issue"))]
-    let ret = unsafe {
-        bindings::blkcopy_nvme_copy(ns.as_ptr(), sector >> shift, nvme::cdw12(ranges.len()), desc_ptr, desc_len, Some(done), ctx)
-    };
-    // MUTATION (Documentation/testing.rst, never in a real build): the
-    // command is reported done without being issued.
-    #[cfg(blkcopy_mutation = "nvme_no_issue")]
-    let ret = {
-        let _ = (ns, desc_ptr, desc_len, sector, shift);
-        // SAFETY: `ctx` is handed to `done` once, as the device would.
-        unsafe { done(ctx, 0, 0) };
-        0
-    };
-    if ret != 0 {
-        // SAFETY: not issued: `done` will not run, the command is ours.
-        drop(unsafe { KBox::from_raw(ctx as *mut Cmd) });
-        self.inflight.leave();
-        // SAFETY: the units taken above.
-        unsafe { bindings::blkcopy_nvme_slot_put(units) };
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        return Err(dev_err);
-    }
-    Ok(())
 }
-}
+
+/// NVMe status (completion status field without the phase bit): Generic
+/// Command Status, Invalid Field in Command (what a controller answers to
+/// a descriptor format not enabled).
+const STATUS_INVALID_FIELD: u16 = 0x002;
 
 unsafe extern "C" fn done(ctx: *mut c_void, status: u16, blk_status: u8) {
     // SAFETY: `ctx` is the command `build_and_issue` leaked for us.
@@ -224,8 +314,14 @@ unsafe extern "C" fn done(ctx: *mut c_void, status: u16, blk_status: u8) {
         p.commands.fetch_add(1, Ordering::Relaxed);
         p.ranges.fetch_add(cmd.nr, Ordering::Relaxed);
         p.blocks.fetch_add(cmd.blocks, Ordering::Relaxed);
+        if cmd.cross {
+            p.cross_commands.fetch_add(1, Ordering::Relaxed);
+        }
     } else {
         p.errors.fetch_add(1, Ordering::Relaxed);
+        if cmd.cross && status & 0x7ff == STATUS_INVALID_FIELD {
+            p.cdfe_lost.store(true, Ordering::Release);
+        }
     }
     let res = if ok { Ok(()) } else { Err(bindings::blkcopy_reason_BLKCOPY_FALLBACK_DEVICE_ERROR) };
     // SAFETY: the piece this command was for, ended once, here.
@@ -244,13 +340,14 @@ impl Show for NvmeCopy {
         p.cache.for_each(|i| {
             writeln!(
                 out,
-                "disk={} nsid={} lba_size={} oncs={:#x} copy={} ocfs={:#x} mssrl={} mcl={} msrc={}",
+                "disk={} nsid={} lba_size={} oncs={:#x} copy={} ocfs={:#x} cross_ns={} mssrl={} mcl={} msrc={}",
                 provider::name_str(&i.name),
                 i.nsid,
                 1u32 << i.lba_shift,
                 i.oncs,
                 u8::from(i.copy_capable()),
                 i.ocfs,
+                u8::from(i.cross),
                 i.limits.mssrl,
                 i.limits.mcl,
                 i.limits.msrc
@@ -258,11 +355,12 @@ impl Show for NvmeCopy {
         })?;
         writeln!(
             out,
-            "commands={} ranges={} blocks={} errors={}",
+            "commands={} ranges={} blocks={} errors={} cross_ns_commands={}",
             p.commands.load(Ordering::Relaxed),
             p.ranges.load(Ordering::Relaxed),
             p.blocks.load(Ordering::Relaxed),
-            p.errors.load(Ordering::Relaxed)
+            p.errors.load(Ordering::Relaxed),
+            p.cross_commands.load(Ordering::Relaxed)
         )
     }
 }
@@ -283,6 +381,8 @@ impl kernel::Module for NvmeProvider {
                 ranges: AtomicU64::new(0),
                 blocks: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
+                cross_commands: AtomicU64::new(0),
+                cdfe_lost: AtomicBool::new(false),
                 inflight: Drain::new(),
             }),
             GFP_KERNEL,

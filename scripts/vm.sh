@@ -15,7 +15,7 @@ rm -f "$run"/{console.log,dmesg.txt,nvme-trace.log,qmp.sock}
 
 # Disks on the host side: sparse images, created once per run directory.
 img() { [[ -f $run/$1.img ]] || truncate -s "$2" "$run/$1.img"; }
-img nvme-a 2G; img nvme-b 2G; img nvme-4k 1G; img nvme-small 256M; img nvme-mp 512M; img nvme-hp 512M
+img nvme-a 2G; img nvme-b 2G; img nvme-4k 1G; img nvme-4k2 1G; img nvme-small 256M; img nvme-mp 512M; img nvme-hp 512M
 img scsi-hd 2G
 
 # Use KVM only where it can work: /dev/kvm is present on hosts whose CPU
@@ -27,8 +27,8 @@ fi
 [[ ${BLKCOPY_ACCEL:-auto} == kvm && ${accel[1]} != kvm ]] && die "BLKCOPY_ACCEL=kvm but KVM is not usable here"
 echo "${accel[1]}" > "$run/accel"
 
-# The copy-capable NVMe controller: two 512-byte namespaces and one with
-# 4096-byte blocks. QEMU's Copy limits (mssrl: LBAs per source range, mcl:
+# The copy-capable NVMe controller: two 512-byte namespaces and two with
+# 4096-byte blocks (QEMU 10 copies between them with descriptor format 2h). QEMU's Copy limits (mssrl: LBAs per source range, mcl:
 # LBAs per command, msrc: source ranges per command, 0-based) are raised
 # from the 64 KiB defaults.
 nvme=(-device nvme,serial=blkcopy-nvme0,id=nvme0)
@@ -41,6 +41,8 @@ nvme_ns nvme-b 2 512 16384 65536 127
 nvme_ns nvme-4k 3 4096 2048 8192 127
 # Tiny limits (4 KiB per range, 32 KiB and 4 ranges per command): splitting.
 nvme_ns nvme-small 4 512 8 64 3
+# A second 4096-byte namespace: Copy between 4096-byte namespaces (format 2h).
+nvme_ns nvme-4k2 5 4096 2048 8192 127
 # A second controller in an NVMe subsystem: its namespace is reached through
 # a multipath head node (CONFIG_NVME_MULTIPATH=y).
 nvme+=(-device nvme-subsys,id=subsys0,nqn=blkcopy-subsys

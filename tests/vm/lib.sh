@@ -4,6 +4,7 @@
 #   nvme-a, nvme-b   NVMe namespaces 1 and 2 (512-byte LBAs, Copy-capable)
 #   nvme-4k          NVMe namespace 3 (4096-byte LBAs, Copy-capable)
 #   nvme-small       NVMe namespace 4 (tiny Copy limits: mssrl 8, mcl 64, msrc 3)
+#   nvme-4k2         NVMe namespace 5 (4096-byte LBAs, Copy-capable)
 #   nvme-mp          NVMe multipath head node (namespace of a 2nd controller
 #                    in an NVMe subsystem)
 #   nvme-hp          namespace of a 3rd, hot-pluggable controller (QEMU id
@@ -19,7 +20,7 @@
 SRC=/host/src
 RUN=/host/run
 NVME_TRACE=$RUN/nvme-trace.log
-ROLES="nvme-a nvme-b nvme-4k nvme-small nvme-mp nvme-hp scsi-hd lio-a lio-b lio-4k"
+ROLES="nvme-a nvme-b nvme-4k nvme-4k2 nvme-small nvme-mp nvme-hp scsi-hd lio-a lio-b lio-4k"
 LIO_SERIAL_lio_a=b1c0c0de000a
 LIO_SERIAL_lio_b=b1c0c0de000b
 LIO_SERIAL_lio_4k=b1c0c0de0004
@@ -544,7 +545,7 @@ discover_roles() {
     serial=$(tr -d ' ' < "$b/device/serial"); nsid=$(cat "$b/nsid")
     [[ $serial == blkcopy-nvme2 ]] && { ln -sf "/dev/$n" /dev/role/nvme-hp; continue; }
     [[ $serial == blkcopy-nvme0 ]] || continue
-    case $nsid in 1) r=nvme-a ;; 2) r=nvme-b ;; 3) r=nvme-4k ;; 4) r=nvme-small ;; *) continue ;; esac
+    case $nsid in 1) r=nvme-a ;; 2) r=nvme-b ;; 3) r=nvme-4k ;; 4) r=nvme-small ;; 5) r=nvme-4k2 ;; *) continue ;; esac
     ln -sf "/dev/$n" "/dev/role/$r"
     ln -sf "/dev/$(basename "$(readlink -f "$b/device")")" /dev/role/nvme-ctrl
   done

@@ -1,5 +1,5 @@
 # NVMe provider discovery: per namespace ONCS Copy bit, MSSRL, MCL, MSRC,
-# copy formats and block size, as `blkcopy info` and debugfs show them,
+# copy formats (OCFS) and block size, as `blkcopy info` and debugfs show them,
 # cross-checked against nvme-cli's id-ctrl and id-ns.
 load_nvme_provider
 trap unload_providers EXIT
@@ -20,7 +20,13 @@ for r in nvme-a nvme-4k nvme-small; do
 done
 j=$(blkcopy info "$(role nvme-a)" "$(role nvme-a)" --json)
 echo "$j" | grep_q '"pair_offload":true' || fail "same namespace not offloadable: $j"
+# Between namespaces of the controller: offloadable exactly when it has
+# descriptor format 2h (OCFS bit 2) and their LBA sizes match.
+ocfs=$(nvme id-ctrl /dev/role/nvme-ctrl | awk '/^ocfs/ {print $3}')
 j=$(blkcopy info "$(role nvme-a)" "$(role nvme-b)" --json)
-echo "$j" | grep_q '"pair_offload":false,"pair_reason":"cross_device"' || fail "cross namespace: $j"
+if (( ocfs & 4 )); then want='"pair_offload":true'; else want='"pair_offload":false,"pair_reason":"cross_device"'; fi
+echo "$j" | grep_q "$want" || fail "cross namespace (OCFS $ocfs): $j"
+j=$(blkcopy info "$(role nvme-a)" "$(role nvme-4k)" --json)
+echo "$j" | grep_q '"pair_offload":false' || fail "namespaces of different LBA sizes: $j"
 j=$(blkcopy info "$(role nvme-mp)" --json)
 echo "$j" | grep_q '"provider":"none"' || fail "multipath head claimed: $j"

@@ -1,12 +1,13 @@
 # What NVMe cannot offload falls back, and the statistics say why:
-# - between namespaces: correct bytes, no Copy in the trace, cross_device;
-# - --offload-only between namespaces: EOPNOTSUPP, destination unchanged;
+# - between namespaces of different LBA sizes (no descriptor format copies
+#   between them): correct bytes, no Copy in the trace, cross_device;
+# - --offload-only between them: EOPNOTSUPP, destination unchanged;
 # - a Copy command the device rejects (injected invalid descriptor
 #   format): that piece is copied through the host, device_error counted;
 # - a multipath head node: not claimed, correct bytes by the fallback.
 load_nvme_provider
 trap unload_providers EXIT
-a=$(role nvme-a) b=$(role nvme-b)
+a=$(role nvme-a) b=$(role nvme-4k)
 fill_random "$a" $((300 << 20)) $((8 << 20))
 x0=$(stat_field "$b" fallback_cross_device)
 evidence_begin "$a" "$b"

@@ -38,7 +38,10 @@ s8="$((820 * M)),$((830 * M)),$((60 * M)),$((60 * M)),$((60 * M)),$((60 * M)),$(
 o0=$(stat_field "$a" bytes_offloaded)
 evidence_begin "$a"
 r=$(kcopy "$a" $src_sec $cnt "$d8" "$s8")
-expect_device_copied "$a" $((700 << 20)) "$a" $((820 << 20)) $((4 << 20)) "$a" $((700 << 20)) "$a" $((830 << 20)) $((4 << 20))
+# The NVMe destinations are offloaded: two within the namespace, one to
+# nvme-b (another namespace of the controller: descriptor format 2h).
+expect_device_copied "$a" $((700 << 20)) "$a" $((820 << 20)) $((4 << 20)) "$a" $((700 << 20)) "$a" $((830 << 20)) $((4 << 20)) \
+  "$a" $((700 << 20)) "$(role nvme-b)" $((60 << 20)) $((4 << 20))
 [[ $r == *"read_err=0 write_err=0x0 "* ]] || fail "8 dests: $r"
 i=0
 for d in ${d8//,/ }; do
@@ -46,7 +49,7 @@ for d in ${d8//,/ }; do
   assert_same "$a" $((700 << 20)) "$d" $((s * 512)) $((4 << 20))
   i=$((i + 1))
 done
-(( $(stat_field "$a" bytes_offloaded) >= o0 + (8 << 20) )) || fail "8 dests: the two same-namespace copies were not offloaded"
+(( $(stat_field "$a" bytes_offloaded) >= o0 + (12 << 20) )) || fail "8 dests: the three NVMe copies were not offloaded"
 # Errors on destinations 1 (dm-error) and 3 (dm-flakey failing writes).
 b=$(role nvme-b) lb=$(role lio-b)
 volume bl-err "0 $((64 * M)) error"

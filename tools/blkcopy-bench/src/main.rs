@@ -189,7 +189,7 @@ fn nvme_copy(fd: RawFd, nsid: u32, lim: &CopyLimits, lbs: u64, j: Job, len: u64)
             in_cmd += n;
             left -= n;
         }
-        let used = nvme::encode_descriptors(&ranges, &mut buf).map_err(|e| Fail(format!("{e:?}")))?;
+        let used = nvme::encode_descriptors(&ranges, nvme::DescFormat::F0, &mut buf).map_err(|e| Fail(format!("{e:?}")))?;
         let sdlba = dst + done;
         let mut c = NvmeCmd {
             opcode: nvme::OPC_COPY,
@@ -198,7 +198,7 @@ fn nvme_copy(fd: RawFd, nsid: u32, lim: &CopyLimits, lbs: u64, j: Job, len: u64)
             data_len: used as u32,
             cdw10: sdlba as u32,
             cdw11: (sdlba >> 32) as u32,
-            cdw12: nvme::cdw12(ranges.len()),
+            cdw12: nvme::cdw12(ranges.len(), nvme::DescFormat::F0),
             ..Default::default()
         };
         nvme_submit(fd, NVME_IOCTL_IO_CMD, &mut c)?;
