@@ -12,9 +12,12 @@
  *   cross-namespace Copy is between namespaces of one controller), ->queue,
  *   ->disk, ->head (ns_id, lba_shift);
  *   a namespace disk's ->private_data is its struct nvme_ns;
- * - struct nvme_ctrl: ->admin_q, and ->device, the parent of every
- *   namespace disk, of class "nvme" (a multipath head's parent is the
- *   subsystem device, class "nvme-subsystem", so heads are not claimed);
+ * - struct nvme_ctrl: ->admin_q, ->state (nvme_ctrl_state()), and ->device,
+ *   the parent of every namespace disk, of class "nvme"; a multipath
+ *   head's parent is the subsystem device, class "nvme-subsystem", and its
+ *   ->private_data its struct nvme_ns_head (->list of paths under ->srcu,
+ *   each a struct nvme_ns linked by ->siblings, with ->flags
+ *   NVME_NS_ANA_PENDING/NVME_NS_READY, ->ana_state, ->kref);
  * - struct nvme_request (the request's PDU, nvme_req()): ->status.
  *
  * They use the exported nvme_init_request(), nvme_submit_sync_cmd(),
@@ -34,13 +37,92 @@
 
 #include "blkcopy_nvme_shim.h"
 
-struct nvme_ns *blkcopy_nvme_ns(struct gendisk *disk)
+MODULE_IMPORT_NS(NVME_TARGET_PASSTHRU);	/* nvme_put_ns() */
+
+#ifdef CONFIG_NVME_MULTIPATH
+/* As multipath.c's nvme_path_is_disabled() (static there). */
+static bool blkcopy_nvme_path_disabled(struct nvme_ns *ns)
+{
+	enum nvme_ctrl_state state = nvme_ctrl_state(ns->ctrl);
+
+	if (state != NVME_CTRL_LIVE && state != NVME_CTRL_DELETING)
+		return true;
+	return test_bit(NVME_NS_ANA_PENDING, &ns->flags) ||
+	       !test_bit(NVME_NS_READY, &ns->flags);
+}
+
+/*
+ * A usable path of @head (on controller @on, when not NULL), referenced:
+ * chosen as multipath.c's __nvme_find_path() chooses for I/O (not
+ * exported): no disabled path, ANA optimized before non-optimized; the
+ * NUMA distance and the round-robin and queue-depth policies are not
+ * applied (a copy is one command per piece, and the fallback's I/O goes
+ * through the head's own path selection).
+ */
+static struct nvme_ns *blkcopy_nvme_head_path(struct nvme_ns_head *head,
+					      struct nvme_ctrl *on)
+{
+	struct nvme_ns *ns, *found = NULL, *fallback = NULL;
+	int idx = srcu_read_lock(&head->srcu);
+
+	list_for_each_entry_srcu(ns, &head->list, siblings,
+				 srcu_read_lock_held(&head->srcu)) {
+		if ((on && ns->ctrl != on) || blkcopy_nvme_path_disabled(ns))
+			continue;
+		if (ns->ana_state == NVME_ANA_OPTIMIZED && !found)
+			found = ns;
+		else if (ns->ana_state == NVME_ANA_NONOPTIMIZED && !fallback)
+			fallback = ns;
+	}
+	if (!found)
+		found = fallback;
+	if (found && !kref_get_unless_zero(&found->kref))
+		found = NULL;
+	srcu_read_unlock(&head->srcu, idx);
+	return found;
+}
+#endif
+
+/*
+ * The namespace to send @disk's commands to, on controller @ctrl when not
+ * NULL, referenced (blkcopy_nvme_ns_put()): a namespace disk's own
+ * (parent: its controller, class "nvme"); for a multipath head (parent:
+ * the subsystem, class "nvme-subsystem") a usable path. NULL otherwise.
+ */
+static struct nvme_ns *blkcopy_nvme_ns_find(struct gendisk *disk, void *ctrl)
 {
 	struct device *parent = disk_to_dev(disk)->parent;
+	struct nvme_ns *ns;
 
-	if (!parent || !parent->class || strcmp(parent->class->name, "nvme"))
+	if (!parent || !parent->class)
 		return NULL;
-	return disk->private_data;
+	if (!strcmp(parent->class->name, "nvme")) {
+		ns = disk->private_data;
+		if ((ctrl && ns->ctrl != ctrl) || !kref_get_unless_zero(&ns->kref))
+			return NULL;
+		return ns;
+	}
+#ifdef CONFIG_NVME_MULTIPATH
+	if (!strcmp(parent->class->name, "nvme-subsystem"))
+		return blkcopy_nvme_head_path(disk->private_data, ctrl);
+#endif
+	return NULL;
+}
+
+struct nvme_ns *blkcopy_nvme_ns_get(struct gendisk *disk)
+{
+	return blkcopy_nvme_ns_find(disk, NULL);
+}
+
+struct nvme_ns *blkcopy_nvme_ns_on(struct gendisk *disk, void *ctrl)
+{
+	return blkcopy_nvme_ns_find(disk, ctrl);
+}
+
+/* Process context: the last reference frees the namespace. */
+void blkcopy_nvme_ns_put(struct nvme_ns *ns)
+{
+	nvme_put_ns(ns);
 }
 
 u32 blkcopy_nvme_nsid(struct nvme_ns *ns)

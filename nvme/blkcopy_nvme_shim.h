@@ -12,7 +12,9 @@ struct nvme_ns;
 
 typedef void (*blkcopy_nvme_done_t)(void *ctx, u16 nvme_status, u8 blk_status);
 
-struct nvme_ns *blkcopy_nvme_ns(struct gendisk *disk);
+struct nvme_ns *blkcopy_nvme_ns_get(struct gendisk *disk);
+struct nvme_ns *blkcopy_nvme_ns_on(struct gendisk *disk, void *ctrl);
+void blkcopy_nvme_ns_put(struct nvme_ns *ns);
 u32 blkcopy_nvme_nsid(struct nvme_ns *ns);
 u32 blkcopy_nvme_lba_shift(struct nvme_ns *ns);
 int blkcopy_nvme_identify(struct nvme_ns *ns, bool ctrl, void *buf);

@@ -56,9 +56,6 @@ struct NsInfo {
     ocfs: u16,
     limits: CopyLimits,
     lbaf: LbaFormat,
-    /// The namespace's controller (an identity: cross-namespace Copy is
-    /// between namespaces of one controller).
-    ctrl: usize,
     /// Format 2h was on (CDFE) in the controller's Host Behavior Support
     /// when the namespace was discovered.
     cross: bool,
@@ -70,13 +67,47 @@ impl NsInfo {
     }
 
     /// Whether one Copy command on this (destination) namespace can copy
-    /// from `src`, another namespace, with descriptor format 2h.
+    /// from `src`, another namespace attached to the controller the
+    /// command goes to, with descriptor format 2h.
     fn copies_from(&self, src: &NsInfo) -> bool {
-        self.copy_capable()
-            && src.copy_capable()
-            && self.ctrl == src.ctrl
-            && self.cross
-            && self.lbaf.cross_namespace_with(&src.lbaf)
+        self.copy_capable() && src.copy_capable() && self.cross && self.lbaf.cross_namespace_with(&src.lbaf)
+    }
+}
+
+/// A namespace to send commands to, referenced while this lives: a
+/// namespace disk's own, or a usable path of a multipath head
+/// (nvme/blkcopy_nvme_shim.c).
+struct NsRef(NonNull<bindings::nvme_ns>);
+
+impl NsRef {
+    /// `disk`'s namespace or, for a head, a usable path.
+    fn of(disk: *mut bindings::gendisk) -> Option<Self> {
+        // SAFETY: `disk` is live (the core holds a device of it open).
+        NonNull::new(unsafe { bindings::blkcopy_nvme_ns_get(disk) }).map(Self)
+    }
+
+    /// `disk`'s namespace, or a usable path of it, on controller `ctrl`.
+    fn on(disk: *mut bindings::gendisk, ctrl: *mut c_void) -> Option<Self> {
+        // SAFETY: as above; `ctrl` is only compared.
+        NonNull::new(unsafe { bindings::blkcopy_nvme_ns_on(disk, ctrl) }).map(Self)
+    }
+
+    fn as_ptr(&self) -> *mut bindings::nvme_ns {
+        self.0.as_ptr()
+    }
+
+    /// The namespace's controller, as an identity.
+    fn ctrl(&self) -> *mut c_void {
+        // SAFETY: referenced.
+        unsafe { bindings::blkcopy_nvme_ctrl(self.as_ptr()) }
+    }
+}
+
+impl Drop for NsRef {
+    fn drop(&mut self) {
+        // SAFETY: the reference `of`/`on` took (process context: the
+        // provider's callbacks run there).
+        unsafe { bindings::blkcopy_nvme_ns_put(self.as_ptr()) };
     }
 }
 
@@ -102,15 +133,14 @@ struct NvmeCopy {
 
 impl NvmeCopy {
     /// The namespace behind `disk`, with its (cached) discovery data.
-    fn ns_info(&self, disk: *mut bindings::gendisk) -> Option<(NonNull<bindings::nvme_ns>, NsInfo)> {
-        // SAFETY: `disk` is live (the core holds a device of it open).
-        let ns = NonNull::new(unsafe { bindings::blkcopy_nvme_ns(disk) })?;
-        let info = self.cache.get(disk, || identify(disk, ns))?;
+    fn ns_info(&self, disk: *mut bindings::gendisk) -> Option<(NsRef, NsInfo)> {
+        let ns = NsRef::of(disk)?;
+        let info = self.cache.get(disk, || identify(disk, &ns))?;
         Some((ns, info))
     }
 }
 
-fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>) -> Option<NsInfo> {
+fn identify(disk: *mut bindings::gendisk, ns: &NsRef) -> Option<NsInfo> {
     let mut buf = KVec::<u8>::with_capacity(4096, GFP_KERNEL).ok()?;
     buf.extend_with(4096, 0, GFP_KERNEL).ok()?;
     // SAFETY: `ns` is live; `buf` is a 4096-byte kmalloc buffer.
@@ -135,8 +165,6 @@ fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>) -> Opt
         ocfs,
         limits,
         lbaf,
-        // SAFETY: `ns` is live.
-        ctrl: unsafe { bindings::blkcopy_nvme_ctrl(ns.as_ptr()) } as usize,
         cross,
     })
 }
@@ -145,7 +173,7 @@ fn identify(disk: *mut bindings::gendisk, ns: NonNull<bindings::nvme_ns>) -> Opt
 /// controller (CDFE), keeping every other field as the controller reports
 /// it (what the nvme driver set). True when it is on. Synchronous admin
 /// commands: process context.
-fn enable_format_2(ns: NonNull<bindings::nvme_ns>) -> bool {
+fn enable_format_2(ns: &NsRef) -> bool {
     let Ok(mut hbs) = KVec::<u8>::with_capacity(nvme::HOST_BEHAVIOR_SIZE, GFP_KERNEL) else { return false };
     if hbs.extend_with(nvme::HOST_BEHAVIOR_SIZE, 0, GFP_KERNEL).is_err() {
         return false;
@@ -200,9 +228,13 @@ impl provider::Provider for NvmeCopy {
             return self.ns_info(dst).is_some_and(|(_, d)| d.copy_capable());
         }
         let (Some((_, s)), Some((dns, d))) = (self.ns_info(src), self.ns_info(dst)) else { return false };
+        // The source must be attached to the controller the command goes to.
+        if NsRef::on(src, dns.ctrl()).is_none() {
+            return false;
+        }
         if self.cdfe_lost.swap(false, Ordering::AcqRel) && d.cross {
             // Discovery found format 2h on; a reset turned it off since.
-            enable_format_2(dns);
+            enable_format_2(&dns);
         }
         d.copies_from(&s)
     }
@@ -231,8 +263,8 @@ impl NvmeCopy {
         let (fmt, src_mssrl) = if disk == src_disk {
             (DescFormat::F0, info.limits.mssrl)
         } else {
-            match self.ns_info(src_disk) {
-                Some((_, s)) if info.copies_from(&s) => (DescFormat::F2 { snsid: s.nsid }, s.limits.mssrl),
+            match (self.ns_info(src_disk), NsRef::on(src_disk, ns.ctrl())) {
+                (Some((_, s)), Some(_)) if info.copies_from(&s) => (DescFormat::F2 { snsid: s.nsid }, s.limits.mssrl),
                 _ => return Err(cross_reason),
             }
         };

@@ -174,7 +174,8 @@ pub fn encode_descriptors(ranges: &[SourceRange], fmt: DescFormat, out: &mut [u8
         }
         d.fill(0);
         if let DescFormat::F2 { snsid } = fmt {
-            d[4..8].copy_from_slice(&snsid.to_le_bytes());
+            // SNSID: bytes 03:00 of a format 2h entry.
+            d[0..4].copy_from_slice(&snsid.to_le_bytes());
         }
         d[8..16].copy_from_slice(&r.slba.to_le_bytes());
         d[16..18].copy_from_slice(&((r.nlb - 1) as u16).to_le_bytes());
@@ -249,8 +250,8 @@ mod tests {
         let rs = [SourceRange { slba: 9, nlb: 8 }, SourceRange { slba: 100, nlb: 1 }];
         assert_eq!(encode_descriptors(&rs, DescFormat::F2 { snsid: 0x0102_0304 }, &mut buf), Ok(64));
         for d in buf.chunks_exact(32) {
-            assert_eq!(&d[0..4], &[0; 4]);
-            assert_eq!(&d[4..8], &[4, 3, 2, 1]);
+            assert_eq!(&d[0..4], &[4, 3, 2, 1], "SNSID in bytes 03:00");
+            assert_eq!(&d[4..8], &[0; 4]);
             assert_eq!(&d[18..32], &[0; 14]);
         }
         assert_eq!(&buf[8..16], &9u64.to_le_bytes());

@@ -535,19 +535,33 @@ scsi_serial() { [[ -r $1/device/vpd_pg80 ]] && tail -c +5 "$1/device/vpd_pg80" |
 discover_roles() {
   mkdir -p /dev/role
   local b n serial nsid sg r
+  # NVMe: namespace disks of a controller, or multipath heads
+  # (CONFIG_NVME_MULTIPATH=y: QEMU 10 reports every controller in a
+  # subsystem, CMIC, so every namespace is a head). A head's device is its
+  # subsystem, whose serial is its first controller's; the paths below a
+  # head (nvmeXcYnZ) are hidden and skipped.
+  local dev ctrl
   for b in /sys/block/nvme*n*; do
     [[ -e $b ]] || continue
     n=$(basename "$b")
-    if [[ $(readlink -f "$b/device") == */nvme-subsys* ]]; then
-      ln -sf "/dev/$n" /dev/role/nvme-mp
-      continue
+    [[ $n =~ ^nvme[0-9]+c[0-9]+n[0-9]+$ ]] && continue
+    dev=$(readlink -f "$b/device")
+    if [[ $dev == */nvme-subsys* ]]; then
+      ctrl=$(ls -d "$dev"/nvme[0-9]* 2>/dev/null | head -n1)
+      serial=$(tr -d ' ' < "$dev/serial")
+    else
+      ctrl=$dev serial=$(tr -d ' ' < "$dev/serial")
     fi
-    serial=$(tr -d ' ' < "$b/device/serial"); nsid=$(cat "$b/nsid")
-    [[ $serial == blkcopy-nvme2 ]] && { ln -sf "/dev/$n" /dev/role/nvme-hp; continue; }
-    [[ $serial == blkcopy-nvme0 ]] || continue
-    case $nsid in 1) r=nvme-a ;; 2) r=nvme-b ;; 3) r=nvme-4k ;; 4) r=nvme-small ;; 5) r=nvme-4k2 ;; *) continue ;; esac
+    nsid=$(cat "$b/nsid")
+    case $serial in
+      blkcopy-nvme1) r=nvme-mp ;;
+      blkcopy-nvme2) r=nvme-hp ;;
+      blkcopy-nvme0)
+        case $nsid in 1) r=nvme-a ;; 2) r=nvme-b ;; 3) r=nvme-4k ;; 4) r=nvme-small ;; 5) r=nvme-4k2 ;; *) continue ;; esac
+        [[ -n $ctrl ]] && ln -sf "/dev/$(basename "$ctrl")" /dev/role/nvme-ctrl ;;
+      *) continue ;;
+    esac
     ln -sf "/dev/$n" "/dev/role/$r"
-    ln -sf "/dev/$(basename "$(readlink -f "$b/device")")" /dev/role/nvme-ctrl
   done
   for b in /sys/block/sd*; do
     [[ -e $b ]] || continue
@@ -585,7 +599,7 @@ platform_setup() {
     fi
     sleep 0.2
   done
-  echo "devices missing: $(ls /dev/role)" >&2
+  echo "devices missing (present: $(ls /dev/role | tr '\n' ' '))" >&2
   return 1
 }
 

@@ -3,8 +3,7 @@
 #   between them): correct bytes, no Copy in the trace, cross_device;
 # - --offload-only between them: EOPNOTSUPP, destination unchanged;
 # - a Copy command the device rejects (injected invalid descriptor
-#   format): that piece is copied through the host, device_error counted;
-# - a multipath head node: not claimed, correct bytes by the fallback.
+#   format): that piece is copied through the host, device_error counted.
 load_nvme_provider
 trap unload_providers EXIT
 a=$(role nvme-a) b=$(role nvme-4k)
@@ -35,9 +34,3 @@ assert_same "$a" $((600 << 20)) "$a" $((700 << 20)) $((64 << 20))
 expect_device_copied --rejected 1 "$a" $((632 << 20)) "$a" $((732 << 20)) $((32 << 20))
 [[ $(stat_field "$a" fallback_device_error) == $((e0 + (32 << 20))) ]] || fail "device_error $(stat_field "$a" fallback_device_error)"
 
-m=$(role nvme-mp)
-fill_random "$m" 0 $((4 << 20))
-n0=$(stat_field "$m" fallback_no_provider)
-out=$(blkcopy copy "$m" "$m" --dst-offset $((64 << 20)) --length $((4 << 20)) --json) || fail "copy on the multipath head"
-assert_same "$m" 0 "$m" $((64 << 20)) $((4 << 20))
-[[ $(stat_field "$m" fallback_no_provider) == $((n0 + (4 << 20))) ]] || fail "head: no_provider not counted"
