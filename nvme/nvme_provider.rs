@@ -12,8 +12,8 @@
 //! in Host Behavior Support (CDFE). Documentation/blkcopy-nvme.rst.
 //!
 //! Multipath head devices (`CONFIG_NVME_MULTIPATH=y` with a controller in
-//! a multi-controller subsystem) are not claimed either: a copy on a head
-//! falls back to the host copy, which the head routes like any I/O.
+//! a multi-controller subsystem) are claimed: their commands go to a usable
+//! path of the head, chosen as the nvme driver chooses one for I/O.
 
 use core::ffi::c_void;
 use core::fmt::Write;

@@ -8,6 +8,7 @@ printf '\n== blkcopy demo: devices and their copy capability ==\n'
 printf 'blkcopy module loaded, control node %s (misc %s)\n\n' /dev/blkcopy "$(cat /sys/class/misc/blkcopy/dev)"
 printf '%-8s %-10s %9s %6s  %s\n' ROLE DEVICE SIZE LBS "COPY CAPABILITY (device-reported)"
 oncs=$(nvme id-ctrl /dev/role/nvme-ctrl | awk '/^oncs/ {print $3}')
+ocfs=$(nvme id-ctrl /dev/role/nvme-ctrl | awk '/^ocfs/ {print $3}')
 for r in $ROLES; do
   [[ $r == nvme-mp ]] && continue
   d=$(role "$r"); cap=
@@ -15,7 +16,7 @@ for r in $ROLES; do
     nvme-*)
       idns=$(nvme id-ns "$d")
       f() { echo "$idns" | awk -v k="$1" '$1 == k {print $3}'; }
-      cap="NVMe Copy: ONCS=$oncs (bit 8 $(( (oncs >> 8) & 1 ))) MSSRL=$(f mssrl) MCL=$(f mcl) MSRC=$(f msrc)" ;;
+      cap="NVMe Copy: ONCS=$oncs (bit 8 $(( (oncs >> 8) & 1 ))) OCFS=$ocfs MSSRL=$(f mssrl) MCL=$(f mcl) MSRC=$(f msrc)" ;;
     *)
       tpc=$(sg_inq "$(role_sg "$r")" | grep -o '3PC=[01]')
       cap="SCSI $tpc"
@@ -50,6 +51,7 @@ demo_copy() {  # src-role dst-role len dst-offset [flags]
     echo "  sha256 of source and destination ranges: DIFFERENT"
   fi
   echo "  QEMU trace: $(trace_copies "$mark") NVMe Copy commands, $(trace_since "$mark" | grep -c '^pci_nvme_copy_source_range') source ranges"
+  trace_since "$mark" | grep -m1 -A2 '^pci_nvme_copy cid' | sed 's/^/    /' || true
   echo "  guest block stats during the copy (sectors read/written): $1 $io_s -> $io_s2, $2 $io_d -> $io_d2"
 }
 insmod "$BLKCOPY_NVME_KO"
@@ -58,6 +60,9 @@ printf '\n$ blkcopy info %s %s\n' "$(role nvme-a)" "$(role nvme-a)"
 blkcopy info "$(role nvme-a)" "$(role nvme-a)"
 demo_copy nvme-a nvme-a $((256 << 20)) $((1 << 30))
 demo_copy nvme-a nvme-a $((256 << 20)) $((1 << 30)) --no-offload
+# Between two namespaces of the controller: descriptor format 2h.
+printf '\n$ blkcopy info %s %s\n' "$(role nvme-a)" "$(role nvme-b)"
+blkcopy info "$(role nvme-a)" "$(role nvme-b)"
 demo_copy nvme-a nvme-b $((64 << 20)) $((1 << 30))
 demo_copy lio-a lio-b $((64 << 20)) $((128 << 20))
 demo_copy lio-a lio-b $((64 << 20)) $((128 << 20)) --no-offload

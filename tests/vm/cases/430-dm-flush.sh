@@ -5,7 +5,8 @@
 # mapping one like a data bio (sector 0 minus the line's start) once
 # panicked the kernel (overflow check). Every write is read back from the
 # disk below at the place the tables map it to; a flush is shown by the
-# disk's own flush counter (/sys/block/<disk>/stat, field 16) wherever the
+# disk's own flush counter (/sys/block/<disk>/stat, field 16; a multipath
+# head's: its paths' counters) wherever the
 # disk has a volatile write cache (queue/write_cache "write back"). LIO's
 # fileio LUN emulates one for this test (emulate_write_cache), so that all
 # three disks show their flushes.
@@ -17,7 +18,14 @@ lio_wce() {  # 0|1: LIO's write cache emulation, and sd reads it again
 trap 'umount /mnt/bl 2>/dev/null || true; remove_volumes; lio_wce 0 || true; unload_providers' EXIT
 lio_wce 1 || fail "LIO write cache emulation"
 M=2048   # sectors per MiB
-flushes() { awk '{print $16}' "$(sysblk "$1")/stat"; }
+# A multipath head nvmeXnY (bio-based) counts no flushes: its paths'
+# disks nvmeXcZnY (hidden, in /sys/block) do.
+flushes() {
+  local n; n=$(blkname "$1")
+  if [[ $(readlink -f "/sys/class/block/$n/device") == */nvme-subsys* ]]; then
+    cat "/sys/block/${n%n*}"c*"n${n##*n}/stat" | awk '{n += $16} END {print n + 0}'
+  else awk '{print $16}' "/sys/class/block/$n/stat"; fi
+}
 write_back() { [[ $(cat "$(sysblk "$1")/queue/write_cache") == "write back" ]]; }
 head -c $((64 << 10)) /dev/urandom > /tmp/flush-blk || fail "random block"
 mkdir -p /mnt/bl
