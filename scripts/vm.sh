@@ -43,32 +43,44 @@ nvme_ns nvme-4k 3 4096 2048 8192 127
 nvme_ns nvme-small 4 512 8 64 3
 # A second 4096-byte namespace: Copy between 4096-byte namespaces (format 2h).
 nvme_ns nvme-4k2 5 4096 2048 8192 127
-# A second controller in an NVMe subsystem: its namespace is reached through
-# a multipath head node (CONFIG_NVME_MULTIPATH=y).
+# Controllers and root ports for tests that remove a controller through the
+# monitor mid-copy (tests/vm/lib.sh qmp): each behind its own PCIe root port
+# (native pciehp: QEMU's ACPI hot-plug for q35 bridges is turned off).
+# QEMU 10 puts every controller in an NVMe subsystem (implicit if none is
+# named) and a namespace outlives its controller there: device_add of a
+# controller with subsys= attaches the subsystem's shared namespaces again,
+# Copy limits and all. The images are -blockdev nodes behind throttle groups
+# without limits, which a test can set (qom-set /objects/hp-throttle or
+# /objects/mp-throttle limits) to keep Copy commands in flight long enough
+# to remove a controller under them.
+nvme+=(-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off)
+hp_disk() {  # hp_disk <image> <throttle group>: node <image> (throttled)
+  nvme+=(-object "throttle-group,id=$2"
+         -blockdev "driver=file,node-name=$1-file,filename=$run/$1.img"
+         -blockdev "driver=raw,node-name=$1-raw,file=$1-file"
+         -blockdev "driver=throttle,node-name=$1,throttle-group=$2,file=$1-raw")
+}
+# Multipath: a subsystem of two controllers (nvme1, nvme3) sharing one
+# namespace, reached through a head node /dev/nvmeXnY (CONFIG_NVME_MULTIPATH=y)
+# with two paths; either controller can be removed (a path going away). The
+# controllers of a subsystem share its serial (QEMU 10 refuses others); a
+# test tells them apart by their root port's slot (/sys/bus/pci/slots/N:
+# 2 is nvme1, 3 is nvme3, 1 is nvme2).
+hp_disk nvme-mp mp-throttle
 nvme+=(-device nvme-subsys,id=subsys0,nqn=blkcopy-subsys
-       -device nvme,serial=blkcopy-nvme1,id=nvme1,subsys=subsys0)
-nvme+=(-drive "file=$run/nvme-mp.img,if=none,id=nvme-mp,format=raw,cache=writeback"
-       -device "nvme-ns,drive=nvme-mp,bus=nvme1,nsid=1,mssrl=16384,mcl=65536,msrc=127")
-# A hot-pluggable controller behind a PCIe root port (native pciehp: QEMU's
-# ACPI hot-plug for q35 bridges is turned off), for tests that remove it
-# through the monitor mid-copy (tests/vm/lib.sh qmp). Its namespace takes
-# 1 MiB per Copy command, so that a copy is many commands and a removal
-# finds some not yet issued. The image is a -blockdev node, which outlives
-# the device: device_add can attach it again, but only as the controller's
-# legacy drive (QEMU 7.2 cannot hot-plug nvme-ns), whose namespace reports
-# no Copy limits (MSSRL 0): copies to it fall back.
-# Its I/O (the device's own Copy included) goes through a throttle group
-# without limits, which a test can set (qom-set /objects/hp-throttle
-# limits) to keep commands in flight long enough to remove the device under
-# them.
-nvme+=(-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
+       -device pcie-root-port,id=rp-mp1,chassis=2,slot=2
+       -device pcie-root-port,id=rp-mp3,chassis=3,slot=3
+       -device nvme,serial=blkcopy-nvme1,id=nvme1,bus=rp-mp1,subsys=subsys0
+       -device nvme,serial=blkcopy-nvme1,id=nvme3,bus=rp-mp3,subsys=subsys0
+       -device "nvme-ns,drive=nvme-mp,bus=nvme1,nsid=1,shared=on,mssrl=16384,mcl=65536,msrc=127")
+# A controller alone in its subsystem (nvme2): removing it takes its
+# namespace away. 1 MiB per Copy command, so that a copy is many commands
+# and a removal finds some not yet issued.
+hp_disk nvme-hp hp-throttle
+nvme+=(-device nvme-subsys,id=subsys-hp,nqn=blkcopy-hp
        -device pcie-root-port,id=rp-hp,chassis=1,slot=1
-       -object throttle-group,id=hp-throttle
-       -blockdev "driver=file,node-name=nvme-hp-file,filename=$run/nvme-hp.img"
-       -blockdev "driver=raw,node-name=nvme-hp-raw,file=nvme-hp-file"
-       -blockdev "driver=throttle,node-name=nvme-hp,throttle-group=hp-throttle,file=nvme-hp-raw"
-       -device "nvme,serial=blkcopy-nvme2,id=nvme2,bus=rp-hp"
-       -device "nvme-ns,drive=nvme-hp,bus=nvme2,nsid=1,mssrl=2048,mcl=2048,msrc=127")
+       -device "nvme,serial=blkcopy-nvme2,id=nvme2,bus=rp-hp,subsys=subsys-hp"
+       -device "nvme-ns,drive=nvme-hp,bus=nvme2,nsid=1,shared=on,mssrl=2048,mcl=2048,msrc=127")
 
 # QEMU trace events: the device-side record of NVMe Copy commands, the
 # completions of NVMe commands (a Copy traced without its completion was

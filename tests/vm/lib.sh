@@ -5,10 +5,12 @@
 #   nvme-4k          NVMe namespace 3 (4096-byte LBAs, Copy-capable)
 #   nvme-small       NVMe namespace 4 (tiny Copy limits: mssrl 8, mcl 64, msrc 3)
 #   nvme-4k2         NVMe namespace 5 (4096-byte LBAs, Copy-capable)
-#   nvme-mp          NVMe multipath head node (namespace of a 2nd controller
-#                    in an NVMe subsystem)
-#   nvme-hp          namespace of a 3rd, hot-pluggable controller (QEMU id
-#                    nvme2 on root port rp-hp; 1 MiB per Copy command)
+#   nvme-mp          NVMe multipath head node with two paths (namespace
+#                    shared by QEMU controllers nvme1 and nvme3 of subsystem
+#                    subsys0, each on its own hot-plug root port)
+#   nvme-hp          namespace of subsystem subsys-hp, whose only controller
+#                    is hot-pluggable (QEMU id nvme2 on root port rp-hp;
+#                    1 MiB per Copy command)
 #   scsi-hd          QEMU scsi-hd on virtio-scsi (no EXTENDED COPY, 3PC=0)
 #   lio-a, lio-b     LIO fileio LUNs on one tcm_loop nexus (512-byte blocks)
 #   lio-4k           LIO fileio LUN on the same nexus (4096-byte blocks)
@@ -157,6 +159,18 @@ qmp_ok() {
   out=$(qmp "$1") || fail "qmp $1"
   reply=$(grep -E '^\{"(return|error)"' <<< "$out" | sed -n 2p)
   [[ $reply == '{"return"'* ]] || fail "qmp $1: ${reply:-no reply}"
+}
+# Wait until QEMU has deleted device <id> (device_del of a PCIe device
+# finishes when the guest has powered its slot off).
+qmp_wait_deleted() {  # <qdev id>
+  local i out
+  for ((i = 0; i < 300; i++)); do
+    out=$(qmp '{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}') || fail "qom-list /machine/peripheral"
+    [[ $out == *'"return": [{'* ]] || fail "qom-list /machine/peripheral: $out"
+    [[ $out == *"\"name\": \"$1\""* ]] || return 0
+    sleep 0.1
+  done
+  fail "QEMU still has device $1 30 s after device_del"
 }
 # Run a QMP command (a fault, or "query-status" as a marker) and print the
 # offset in QEMU's trace of the line where the monitor began it (its

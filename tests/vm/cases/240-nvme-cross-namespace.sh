@@ -101,3 +101,31 @@ S=2048
 volume xn-a "0 $((64 * S)) blkcopy-linear $a $((1800 * S))"
 volume xn-b "0 $((64 * S)) blkcopy-linear $b $((1800 * S))"
 cross /dev/mapper/xn-a /dev/mapper/xn-b $M $((20 * M)) $((8 * M)) $((32 * M)) $((8 * M))
+
+# Format 2h turned off behind the provider's back: a controller reset (the
+# nvme driver writes Host Behavior Support again with only its own fields;
+# userspace cannot, the kernel refuses Set Features 16h through its ioctl).
+# The controller rejects the next format 2h command (QEMU traces the
+# rejection); that piece falls back, counted as a device error, with right
+# bytes; the provider turns CDFE on again (keeping the driver's fields),
+# and the next copy is offloaded in format 2h.
+nvme reset "$ctrl" || fail "nvme reset"
+for ((i = 0; i < 100; i++)); do [[ $(cat "/sys/class/nvme/$(basename "$(readlink -f "$ctrl")")/state") == live ]] && break; sleep 0.1; done
+read -r -a h2 <<< "$(hbs)"
+(( (h2[4] | h2[5] << 8) & 4 )) && fail "CDFE still set after the reset: ${h2[*]}"
+e0=$(stat_field "$b" fallback_device_error)
+fill_random "$a" $((1024 * M)) "$M"
+fill_random "$b" $((1536 * M)) "$M"
+m0=$(trace_mark)
+out=$(blkcopy copy "$a" "$b" --src-offset $((1024 * M)) --dst-offset $((1536 * M)) --length "$M" --json) || fail "copy after the reset"
+assert_same "$a" $((1024 * M)) "$b" $((1536 * M)) "$M"
+trace_since "$m0" | grep -q '^pci_nvme_err_copy_invalid_format format 0x2' ||
+  fail "no format 2h command rejected in QEMU's trace: $(trace_since "$m0" | grep '^pci_nvme' | head -n 5)"
+[[ $(json_field "$out" bytes_offloaded) == 0 ]] || fail "a rejected command counted as offloaded: $out"
+[[ $(stat_field "$b" fallback_device_error) == $((e0 + M)) ]] || fail "device error not counted"
+cross "$a" "$b" $((1024 * M)) $((1536 * M)) "$M" $((32 * M)) $((8 * M))
+read -r -a h3 <<< "$(hbs)"
+(( (h3[4] | h3[5] << 8) & 4 )) || fail "CDFE not turned on again: ${h3[*]}"
+[[ ${h3[0]} == "${h0[0]}" && ${h3[1]} == "${h0[1]}" && ${h3[2]} == "${h0[2]}" ]] ||
+  fail "Host Behavior Support: the driver's fields changed: $before -> ${h3[*]}"
+note "after a controller reset (Host Behavior Support ${h2[*]:0:6}): the format 2h command rejected, its piece fell back; CDFE on again for the next copy"

@@ -8,11 +8,11 @@
 # (how each ended is noted). Both copies return, each completed (its bytes
 # are compared once the controller is back) or with an error; nothing
 # hangs; no job is left behind. The controller is then added back
-# (device_add, same image; QEMU 7.2 can only attach it as the legacy drive,
-# whose namespace has no Copy limits): the provider discovers the new disk
-# afresh (not copy-capable, not the old disk's limits), the sources and the
-# bytes around the destinations are unchanged, and a retried copy falls
-# back (no Copy command in the trace) and is correct.
+# (device_add into its subsystem, which attaches the namespace again with
+# its Copy limits; QEMU 7.2 could only attach the image as a legacy drive
+# without them): the provider discovers the new disk afresh, the sources
+# and the bytes around the destinations are unchanged, and a retried copy
+# is offloaded again to exactly its blocks and is correct.
 unload_providers
 load_blkcopy
 insmod "$BLKCOPY_NVME_KO" max_copy_mib=4 || fail "insmod blkcopy_nvme max_copy_mib=4"
@@ -62,9 +62,11 @@ note "copy 1: rc $rc1 $(tr '\n' ' ' < /tmp/hp1.out); copy 2: rc $rc2 $(tr '\n' '
 ((rc1 != 0 || rc2 != 0)) || note "both copies completed (the removal waited for them)"
 assert_pool_drained
 
-# Back: the same image on a new controller.
+# Back: a new controller in the namespace's subsystem. The slot powers off
+# 5 s after the attention button; the old device is gone from QEMU only then.
 rm -f /dev/role/nvme-hp
-qmp_ok '{"execute":"device_add","arguments":{"driver":"nvme","id":"nvme2","bus":"rp-hp","serial":"blkcopy-nvme2","drive":"nvme-hp"}}'
+qmp_wait_deleted nvme2
+qmp_ok '{"execute":"device_add","arguments":{"driver":"nvme","id":"nvme2","bus":"rp-hp","serial":"blkcopy-nvme2","subsys":"subsys-hp"}}'
 for ((i = 0; i < 300; i++)); do discover_roles; [[ -b /dev/role/nvme-hp ]] && break; sleep 0.1; done
 h=$(role nvme-hp)
 note "back as $h"
@@ -76,12 +78,12 @@ assert_file_same /tmp/hp-above "$h" $((D2 + L)) $((8 * M))
 if ((rc1 == 0)); then assert_same "$h" "$L" "$h" "$D1" "$L"; fi
 if ((rc2 == 0)); then assert_same "$h" 0 "$h" "$D2" "$L"; fi
 info=$(blkcopy info "$h" --json)
-[[ $info == *'"provider":"none"'* ]] || fail "re-added namespace claimed: $info"
-grep -q "disk=$(basename "$h") .* copy=0 .*mssrl=0" /sys/kernel/debug/blkcopy_nvme/namespaces ||
+[[ $info == *'"provider":"nvme"'* ]] || fail "re-added namespace not claimed: $info"
+grep -q "disk=$(basename "$h") .* copy=1 .*mssrl=2048" /sys/kernel/debug/blkcopy_nvme/namespaces ||
   fail "re-added namespace: $(grep "disk=$(basename "$h") " /sys/kernel/debug/blkcopy_nvme/namespaces)"
 evidence_begin "$h"
 out=$(blkcopy copy "$h" "$h" --src-offset "$L" --dst-offset "$D1" --length "$L" --json) || fail "retry after re-adding: $out"
-[[ $(json_field "$out" bytes_offloaded) == 0 ]] || fail "retry offloaded on a namespace without Copy limits: $out"
-expect_not_offloaded
+[[ $(json_field "$out" bytes_offloaded) == "$L" ]] || fail "retry not offloaded on the re-attached namespace: $out"
+expect_offloaded "$h" "$L" "$h" "$D1" "$L"
 assert_same "$h" "$L" "$h" "$D1" "$L"
 assert_file_same /tmp/hp-between "$h" $((D1 + L)) $((D2 - D1 - L))
