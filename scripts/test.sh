@@ -25,8 +25,10 @@ pass=0 failed=0 skipped=0
 
 # The cases of the debug smoke run: the core (module load, concurrent
 # copies, the fallback's reserve under failing allocations, fatal signals,
-# C API), both providers (fallbacks, device errors), the stacked target
-# under reload, the kcopyd adapter, and the fault tests (800 also copies
+# C API), both providers (fallbacks, device errors), the NVMe provider's
+# multipath paths (250: path chosen and referenced under SRCU; 895: a path
+# removed under its commands), the stacked target under reload, the kcopyd
+# adapter, and the fault tests (800 also copies
 # through straddling table lines). 430 (flushes, ext4) is left to the whole
 # debug run: its buffered writes let a later SCSI disk removal (830) trip a
 # lockdep report of the kernel's own (tests/vm/known-kernel-reports.awk),
@@ -35,7 +37,7 @@ pass=0 failed=0 skipped=0
 # 210, 220, 310, 410), and 840 (ten provider unloads, each draining Copy
 # commands on a throttled namespace: over 10 minutes under KASAN), are left
 # to the whole debug run; the budget is a cold CI run under 60 minutes.
-DEBUG_SMOKE_CASES=010-,140-,155-,180-,190-,230-,320-,420-,500-,800-,830-,890-
+DEBUG_SMOKE_CASES=010-,140-,155-,180-,190-,230-,250-,320-,420-,500-,800-,830-,890-,895-
 
 step() { log "$*"; }
 result() {  # PASS|FAIL <name> [detail]
