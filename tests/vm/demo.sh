@@ -64,6 +64,11 @@ demo_copy nvme-a nvme-a $((256 << 20)) $((1 << 30)) --no-offload
 printf '\n$ blkcopy info %s %s\n' "$(role nvme-a)" "$(role nvme-b)"
 blkcopy info "$(role nvme-a)" "$(role nvme-b)"
 demo_copy nvme-a nvme-b $((64 << 20)) $((1 << 30))
+# On a multipath head (a namespace two controllers share): through a path.
+mp=$(basename "$(role nvme-mp)")
+# shellcheck disable=SC2086  # the paths' glob
+printf '\n/dev/%s: multipath head over %s\n' "$mp" "$(cd /sys/block && echo ${mp%n*}c*n${mp##*n})"
+demo_copy nvme-mp nvme-mp $((64 << 20)) $((256 << 20))
 demo_copy lio-a lio-b $((64 << 20)) $((128 << 20))
 demo_copy lio-a lio-b $((64 << 20)) $((128 << 20)) --no-offload
 demo_copy scsi-hd scsi-hd $((64 << 20)) $((1 << 30))
