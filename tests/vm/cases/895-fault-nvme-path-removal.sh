@@ -24,7 +24,9 @@ throttle() { qmp_ok "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects
 trap 'ntrace 0; throttle ""; wait || true; unload_providers' EXIT
 m=$(role nvme-mp)
 mn=$(basename "$m")
-paths() { ls -d /sys/block/"${mn%n*}"c*n"${mn##*n}" 2>/dev/null | wc -l; }
+# The head's paths (hidden disks nvmeXcYnZ): counted from the glob, which a
+# path removed meanwhile cannot fail (ls of a name gone since would).
+paths() { local p c=0; for p in /sys/block/"${mn%n*}"c*n"${mn##*n}"; do [[ -e $p ]] && c=$((c + 1)); done; echo "$c"; }
 (($(paths) == 2)) || fail "$m has $(paths) paths, want 2"
 # The QEMU id of guest controller nvme<K>: its root port's slot (scripts/vm.sh).
 qdev_of_ctrl() {
