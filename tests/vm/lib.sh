@@ -279,6 +279,25 @@ copy_loop_verify_pending() {  # <log> <src> <dst> <len> <dst off>
   assert_same "$2" "$so" "$3" "$5" "$4"
   note "copy $n (reported success as its device went away) verified after the device came back"
 }
+# One copy in the background (a fault test's copy under a device fault):
+# blkcopy's JSON or error goes to <file>.out, its status to <file>.rc
+# (124 when it did not return within 120 s).
+copy_bg() {  # <file> <dev> <src off> <dst off> <len>
+  rm -f "$1.out" "$1.rc"
+  (set +e; trap - ERR
+   timeout 120 blkcopy copy "$2" "$2" --src-offset "$3" --dst-offset "$4" --length "$5" --json > "$1.out" 2>&1
+   echo $? > "$1.rc") &
+}
+# Waits for the copy_bg copies <file>... to return (at most <seconds>).
+copy_bg_wait() {  # <seconds> <file>...
+  local i f t=$1 left; shift
+  for ((i = 0; i < t * 10; i++)); do
+    left=0; for f in "$@"; do [[ -e $f.rc ]] || left=1; done
+    ((left)) || return 0
+    sleep 0.1
+  done
+  fail "a copy did not return within $t s"
+}
 # "N ok, N failed" of a copy_loop log.
 copy_loop_summary() {
   echo "$(grep -c '^ok' "$1" || true) ok, $(grep -c '^pending' "$1" || true) verified later, $(grep -c '^error' "$1" || true) failed"

@@ -37,22 +37,15 @@ assert_same "$h" 0 "$h" "$D1" "$L"
 # The fault.
 throttle '"bps-total":8388608'
 m0=$(trace_mark)
-copy_bg() {  # <n> <src off> <dst off>
-  (set +e; trap - ERR
-   timeout 120 blkcopy copy "$h" "$h" --src-offset "$2" --dst-offset "$3" --length "$L" --json > "/tmp/hp$1.out" 2>&1
-   echo $? > "/tmp/hp$1.rc") &
-}
-rm -f /tmp/hp{1,2}.{out,rc}
-copy_bg 1 "$L" "$D1"
-copy_bg 2 0 "$D2"
+copy_bg /tmp/hp1 "$h" "$L" "$D1" "$L"
+copy_bg /tmp/hp2 "$h" 0 "$D2" "$L"
 for ((i = 0; i < 300; i++)); do (( $(trace_copies "$m0") >= 2 )) && break; sleep 0.1; done
 at=$(qmp_mark '{"execute":"device_del","arguments":{"id":"nvme2"}}')
 inflight=$(nvme_inflight_at "$m0" "$at")
 [[ -n $inflight ]] || fail "no Copy command was in flight when device_del began (trace lines $m0..$at)"
 for ((i = 0; i < 300; i++)); do [[ -e /sys/class/block/$(basename "$h") ]] || break; sleep 0.1; done
 [[ -e /sys/class/block/$(basename "$h") ]] && fail "namespace still present 30 s after device_del"
-for ((i = 0; i < 1300; i++)); do [[ -e /tmp/hp1.rc && -e /tmp/hp2.rc ]] && break; sleep 0.1; done
-[[ -e /tmp/hp1.rc && -e /tmp/hp2.rc ]] || fail "a copy did not return within 130 s of the removal"
+copy_bg_wait 130 /tmp/hp1 /tmp/hp2
 wait
 throttle ""
 rc1=$(cat /tmp/hp1.rc) rc2=$(cat /tmp/hp2.rc)

@@ -66,14 +66,8 @@ ntrace 1
 echo "blkcopy-mark start" > "$T/trace_marker"
 throttle '"bps-total":8388608'
 m0=$(trace_mark)
-copy_bg() {  # <n> <src off> <dst off>
-  (set +e; trap - ERR
-   timeout 120 blkcopy copy "$m" "$m" --src-offset "$2" --dst-offset "$3" --length "$L" --json > "/tmp/mp$1.out" 2>&1
-   echo $? > "/tmp/mp$1.rc") &
-}
-rm -f /tmp/mp{1,2}.{out,rc}
-copy_bg 1 "$L" "$D1"
-copy_bg 2 0 "$D2"
+copy_bg /tmp/mp1 "$m" "$L" "$D1" "$L"
+copy_bg /tmp/mp2 "$m" 0 "$D2" "$L"
 for ((i = 0; i < 300; i++)); do (( $(trace_copies "$m0") >= 2 )) && break; sleep 0.1; done
 used=$(copy_ctrls "blkcopy-mark start")
 [[ -n $used ]] || fail "no Copy command in the nvme driver's trace"
@@ -86,8 +80,7 @@ inflight=$(nvme_inflight_at "$m0" "$at")
 for ((i = 0; i < 300; i++)); do (($(paths) == 1)) && break; sleep 0.1; done
 (($(paths) == 1)) || fail "path through nvme$k still present 30 s after device_del"
 echo "blkcopy-mark path gone" > "$T/trace_marker"
-for ((i = 0; i < 1300; i++)); do [[ -e /tmp/mp1.rc && -e /tmp/mp2.rc ]] && break; sleep 0.1; done
-[[ -e /tmp/mp1.rc && -e /tmp/mp2.rc ]] || fail "a copy did not return within 130 s of the removal"
+copy_bg_wait 130 /tmp/mp1 /tmp/mp2
 wait
 throttle ""
 ntrace 0
