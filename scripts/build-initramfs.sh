@@ -16,7 +16,7 @@ kdir=$1 out=$2; shift 2
 HOST_TOOLS=(
   bash kmod nvme dmsetup fio sfdisk blockdev dd stat
   timeout sg_inq sg_vpd sg_xcopy sg_opcodes sg_readcap sg_copy_results
-  sg_raw sg_turs sg_map26 lsblk blkdiscard mke2fs e2fsck
+  sg_raw sg_turs sg_map26 lsblk blkdiscard mke2fs e2fsck iscsiadm iscsid
   "$@"
 )
 

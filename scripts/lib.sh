@@ -10,6 +10,10 @@ QEMU_MIN_MAJOR=10
 BINDGEN_VERSION=0.69.5
 BINDGEN=$TOOLS_DIR/bin/bindgen
 KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
+# The storage array VM boots Debian's own kernel package, the build of the
+# same source the test kernel is built from (scripts/build-array.sh).
+ARRAY_KERNEL_PKG=linux-image-6.12.117+deb12-amd64-unsigned
+ARRAY_KERNEL_VERSION=6.12.117-1~deb12u1
 export PATH=$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH
 
 log() { printf '[blkcopy] %s\n' "$*" >&2; }

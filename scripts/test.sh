@@ -105,7 +105,11 @@ vm_suite() {
   want=("${names[@]}")
   for n in tests/vm/canaries/*.sh; do want+=("canary-$(basename "$n" .sh)"); done
   [[ $variant == debug ]] && want+=(kmemleak)
-  scripts/vm.sh "$kdir" "$run" "tests${pats:+:$pats}" "$limit" > "$run/vm.out" 2>&1; vmrc=$?
+  # The storage array VM boots next to the test VM when a network case
+  # (named *-net-*) is selected.
+  local array=0
+  printf '%s\n' "${names[@]}" | grep -q -- '-net-' && array=1
+  BLKCOPY_ARRAY=$array scripts/vm.sh "$kdir" "$run" "tests${pats:+:$pats}" "$limit" > "$run/vm.out" 2>&1; vmrc=$?
   # The guest's lines arrive through the serial console with CRLF endings:
   # "PASS kmemleak\r" must match "PASS kmemleak" like any other result.
   sed -i 's/\r$//' "$run/vm.out"
@@ -141,6 +145,18 @@ vm_suite() {
     result FAIL "kernel-log-clean$sfx"; echo "$bad" | sed 's/^/    /'
   else
     result PASS "kernel-log-clean$sfx"
+  fi
+  # The array's kernel (Debian's) serves the initiator's commands: what it
+  # reports (its console, loglevel 4: warnings and worse) fails the run too.
+  if ((array)); then
+    bad=$(grep -E "$re" "$run/array-console.log" 2>/dev/null | head -n 5)
+    if ! grep -q '^ARRAY-READY' "$run/array-console.log" 2>/dev/null; then
+      result FAIL "array-came-up$sfx" "(see $run/array-console.log)"; tail -n 10 "$run/array-console.log" 2>/dev/null | sed 's/^/    /'
+    elif [[ -n $bad ]]; then
+      result FAIL "array-kernel-log-clean$sfx"; echo "$bad" | sed 's/^/    /'
+    else
+      result PASS "array-kernel-log-clean$sfx"
+    fi
   fi
   log "$variant suite: $(cat "$run/accel" 2>/dev/null) guest, $(( $(date +%s) - t0 )) s since the start"
 }

@@ -115,15 +115,49 @@ qmp_agent() {
 }
 rm -rf "$run/qmp"; mkdir -p "$run/qmp"
 qmp_agent & agent=$!
-trap 'kill $agent 2>/dev/null' EXIT
+array_pid=
+trap 'kill $agent $array_pid 2>/dev/null' EXIT
+
+# The storage array (BLKCOPY_ARRAY=1): a second VM booting Debian's own
+# kernel (scripts/build-array.sh, tests/vm/array-init) with its own NVMe
+# controller, exporting iSCSI and NVMe/TCP over a virtio-net link to the
+# test VM: a QEMU stream netdev on 127.0.0.1 (no root, nothing else on
+# the link). Its console goes to <run>/array-console.log, QEMU's NVMe Copy
+# trace of its controller to <run>/array-trace.log (the array-side record
+# of the Copy commands the initiator's travel through nvmet passthru).
+net=(-nic none) append=
+if [[ ${BLKCOPY_ARRAY:-0} == 1 ]]; then
+  vmlinuz=$("$REPO_ROOT/scripts/build-array.sh" "$run/array.cpio")
+  img array-nvme 1G
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  rm -rf "$run/array"; rm -f "$run"/array-{console,trace}.log "$run/array-qmp.sock"
+  printf '%s\n' 'pci_nvme_copy*' 'pci_nvme_err_copy*' pci_nvme_enqueue_req_completion > "$run/array-trace-events"
+  qemu-system-x86_64 -machine q35 "${accel[@]}" -smp 1 -m 2G -display none -no-reboot -monitor none \
+    -serial "file:$run/array-console.log" \
+    -qmp "unix:$run/array-qmp.sock,server=on,wait=off" \
+    -kernel "$vmlinuz" -initrd "$run/array.cpio" -append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init" \
+    -virtfs "local,path=$run,mount_tag=blkcopy_run,security_model=none" \
+    -device nvme,serial=blkcopy-array-nvme,id=anvme \
+    -drive "file=$run/array-nvme.img,if=none,id=anvme-ns,format=raw,cache=writeback" \
+    -device "nvme-ns,drive=anvme-ns,bus=anvme,nsid=1,mssrl=16384,mcl=65536,msrc=127" \
+    -netdev "stream,id=n0,server=on,addr.type=inet,addr.host=127.0.0.1,addr.port=$port" \
+    -device virtio-net-pci,netdev=n0,mac=52:54:00:b1:c0:01 \
+    -trace "events=$run/array-trace-events,file=$run/array-trace.log" </dev/null &
+  array_pid=$!
+  for ((i = 0; i < 100; i++)); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done
+  ss -Hltn "sport = :$port" | grep -q . || die "the array VM does not listen on 127.0.0.1:$port"
+  net=(-netdev "stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=$port"
+       -device virtio-net-pci,netdev=n0,mac=52:54:00:b1:c0:02)
+  append=" blkcopy.array=1"
+fi
 
 set +e
 timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
   -machine q35 "${accel[@]}" -smp 2 -m "${BLKCOPY_VM_MEM:-4G}" \
-  -nographic -no-reboot -monitor none -serial stdio -nic none \
+  -nographic -no-reboot -monitor none -serial stdio "${net[@]}" \
   -qmp "unix:$run/qmp.sock,server=on,wait=off" \
   -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$initrd" \
-  -append "console=ttyS0 loglevel=5 log_buf_len=8M panic=-1 oops=panic rdinit=/init blkcopy.run=$entry" \
+  -append "console=ttyS0 loglevel=5 log_buf_len=8M panic=-1 oops=panic rdinit=/init blkcopy.run=$entry$append" \
   -virtfs "local,path=$REPO_ROOT,mount_tag=blkcopy_src,security_model=none,readonly=on" \
   -virtfs "local,path=$run,mount_tag=blkcopy_run,security_model=none" \
   "${nvme[@]}" \

@@ -23,6 +23,15 @@ SRC=/host/src
 RUN=/host/run
 NVME_TRACE=$RUN/nvme-trace.log
 ROLES="nvme-a nvme-b nvme-4k nvme-4k2 nvme-small nvme-mp nvme-hp scsi-hd lio-a lio-b lio-4k"
+# Served by the array VM over the network, when it runs (BLKCOPY_ARRAY=1):
+#   iscsi-a, iscsi-b LIO fileio LUNs 0 and 1 of the array's iSCSI target
+#                    (512-byte blocks, one target portal group and ACL)
+#   iscsi-4k         LUN 2 of the same target (4096-byte blocks)
+#   nvmf-a           NVMe/TCP namespace (nvmet passthru of the array's QEMU
+#                    NVMe namespace with Copy limits), a multipath head
+NET_ROLES="iscsi-a iscsi-b iscsi-4k nvmf-a"
+ISCSI_TARGET=iqn.2026-12.org.blkcopy:array ISCSI_INITIATOR=iqn.2026-12.org.blkcopy:initiator
+NVMF_NQN=nqn.2026-12.org.blkcopy:array-nvme ARRAY_IP=10.77.0.1
 LIO_SERIAL_lio_a=b1c0c0de000a
 LIO_SERIAL_lio_b=b1c0c0de000b
 LIO_SERIAL_lio_4k=b1c0c0de0004
@@ -159,6 +168,51 @@ qmp_ok() {
   out=$(qmp "$1") || fail "qmp $1"
   reply=$(grep -E '^\{"(return|error)"' <<< "$out" | sed -n 2p)
   [[ $reply == '{"return"'* ]] || fail "qmp $1: ${reply:-no reply}"
+}
+# The storage array VM (scripts/vm.sh with BLKCOPY_ARRAY=1; tests/vm/array-init):
+# a shell command run there, through the shared run directory. Prints its
+# output; returns its status.
+ARRAY_TRACE=$RUN/array-trace.log EV_ARRAY=0
+array_present() { grep -q 'blkcopy\.array=1' /proc/cmdline; }
+array() {
+  local n=$$.$RANDOM i out rc
+  echo "$1" > "$RUN/array/$n.part" && mv "$RUN/array/$n.part" "$RUN/array/$n.req" || return 1
+  for ((i = 0; i < 1500; i++)); do
+    if [[ -e $RUN/array/$n.rep ]]; then
+      out=$(cat "$RUN/array/$n.rep"); rm -f "$RUN/array/$n.rep"
+      rc=${out##*rc }; out=${out%rc *}
+      printf '%s' "$out"
+      return "$rc"
+    fi
+    sleep 0.1
+  done
+  echo "no answer from the array" >&2; return 1
+}
+# Bytes through the test VM's network interface (received + sent), and the
+# array's.
+wire_bytes() { echo $(( $(cat /sys/class/net/eth0/statistics/rx_bytes) + $(cat /sys/class/net/eth0/statistics/tx_bytes) )); }
+array_wire_bytes() {
+  local b; b=$(array 'echo $(( $(cat /sys/class/net/eth0/statistics/rx_bytes) + $(cat /sys/class/net/eth0/statistics/tx_bytes) ))') ||
+    fail "array interface counters"
+  echo "$b"
+}
+# One copy with the bytes through both ends of the link around it: prints
+# "<bytes offloaded> <wire bytes of the test VM> <wire bytes of the array>".
+wire_copy() {  # <src> <dst> <src off> <dst off> <len> [blkcopy flags]
+  local w0 a0 w1 a1 out
+  w0=$(wire_bytes) a0=$(array_wire_bytes)
+  out=$(blkcopy copy "$1" "$2" --src-offset "$3" --dst-offset "$4" --length "$5" "${@:6}" --json) || fail "copy $1 -> $2 $5 ${*:6}"
+  w1=$(wire_bytes) a1=$(array_wire_bytes)
+  echo "$(json_field "$out" bytes_offloaded) $((w1 - w0)) $((a1 - a0))"
+}
+# Is <disk> served by the array: an iSCSI disk, or an NVMe namespace (or
+# head) whose controller's transport is TCP?
+on_array() {
+  local n dev c
+  n=$(blkname "$1"); dev=$(readlink -f "/sys/class/block/$n/device")
+  [[ $dev == */session[0-9]* ]] && return 0
+  if [[ $dev == */nvme-subsys* ]]; then c=$(ls -d "$dev"/nvme[0-9]* 2>/dev/null | head -n1); else c=$dev; fi
+  [[ -r $c/transport && $(cat "$c/transport") == tcp ]]
 }
 # Wait until QEMU has deleted device <id> (device_del of a PCIe device
 # finishes when the guest has powered its slot off).
@@ -381,10 +435,18 @@ io_below() { local d; for d in $(disks_below "$@"); do echo "$d $(io_sectors "$d
 # Mark the start of a copy's evidence: QEMU's trace position, the LIO
 # trace buffer emptied, the I/O counters of every disk below <dev>s.
 evidence_begin() {  # <dev>...
+  local d
   EV_MARK=$(trace_mark)
   lio_trace_reset
   EV_DEVS=("$@")
   EV_IO=$(io_below "$@")
+  # Disks the array serves: its QEMU trace and its LIO trace too.
+  EV_ARRAY=0
+  for d in $(disks_below "$@"); do on_array "$d" && EV_ARRAY=1; done
+  if ((EV_ARRAY)); then
+    EV_AMARK=$(NVME_TRACE=$ARRAY_TRACE trace_mark)
+    array ': > /sys/kernel/tracing/trace' || fail "array: LIO trace reset"
+  fi
 }
 # The copy since evidence_begin was done by the devices: each range
 # "<src> <src off> <dst> <dst off> <len>" went by device commands from its
@@ -403,7 +465,7 @@ expect_offloaded() {  # <src> <soff> <dst> <doff> <len> [<src> <soff> <dst> <dof
 # the ranges bound where copies may go, and the devices copied N blocks of
 # them in all (each block at most once, each to its place).
 expect_device_copied() {  # [--rejected N] [--blocks N] <src> <soff> <dst> <doff> <len> ...
-  local pieces="" nv="" lio="" sd so dd dof n rejected=0 blocks=
+  local pieces="" nv="" lio="" anv="" alio="" sd so dd dof n rejected=0 blocks=
   if [[ ${1:-} == --rejected ]]; then rejected=$2; shift 2; fi
   if [[ ${1:-} == --blocks ]]; then blocks=$2; shift 2; fi
   while (($# >= 5)); do
@@ -414,13 +476,21 @@ expect_device_copied() {  # [--rejected N] [--blocks N] <src> <soff> <dst> <doff
   while read -r sd so dd dof n; do
     [[ -n $sd ]] || continue
     [[ $sd == /dev/* && $dd == /dev/* ]] || fail "a piece is not on a disk: $sd $dd"
-    if [[ -e /sys/class/block/${sd#/dev/}/nsid ]]; then nv+="$sd $so $dd $dof $n"$'\n'
+    if [[ -e /sys/class/block/${sd#/dev/}/nsid ]]; then
+      if on_array "$sd"; then anv+="$sd $so $dd $dof $n"$'\n'; else nv+="$sd $so $dd $dof $n"$'\n'; fi
+    elif on_array "$sd"; then alio+="$sd $so $dd $dof $n"$'\n'
     else lio+="$sd $so $dd $dof $n"$'\n'; fi
   done <<< "$pieces"
   if [[ -n $nv ]]; then nvme_expect_copied "$EV_MARK" "$nv" "$rejected" "$blocks"
   else [[ $(trace_copies "$EV_MARK") == 0 ]] || fail "NVMe Copy commands for a copy with no NVMe piece"; fi
   if [[ -n $lio ]]; then lio_expect_copied "$lio"
   else [[ $(lio_xcopies) == 0 ]] || fail "EXTENDED COPY commands for a copy with no SCSI piece"; fi
+  ((EV_ARRAY)) || return 0
+  # The array's own records: its QEMU's trace, its LIO's tracepoints.
+  if [[ -n $anv ]]; then NVME_TRACE=$ARRAY_TRACE nvme_expect_copied "$EV_AMARK" "$anv" "$rejected" "$blocks"
+  else [[ $(NVME_TRACE=$ARRAY_TRACE trace_copies "$EV_AMARK") == 0 ]] || fail "array: NVMe Copy commands for a copy with no NVMe/TCP piece"; fi
+  if [[ -n $alio ]]; then LIO_ON_ARRAY=1 lio_expect_copied "$alio"
+  else [[ $(LIO_ON_ARRAY=1 lio_xcopies) == 0 ]] || fail "array: EXTENDED COPY commands for a copy with no iSCSI piece"; fi
 }
 # The same, and that none of it was copied by a device (fallback).
 expect_not_offloaded() {
@@ -428,6 +498,11 @@ expect_not_offloaded() {
   ((c == 0)) || fail "a copy said to go through the host issued $c NVMe Copy commands"
   c=$(lio_xcopies)
   ((c == 0)) || fail "a copy said to go through the host issued $c EXTENDED COPY commands"
+  ((EV_ARRAY)) || return 0
+  c=$(NVME_TRACE=$ARRAY_TRACE trace_copies "$EV_AMARK")
+  ((c == 0)) || fail "a copy said to go through the host issued $c NVMe Copy commands on the array"
+  c=$(LIO_ON_ARRAY=1 lio_xcopies)
+  ((c == 0)) || fail "a copy said to go through the host issued $c EXTENDED COPY commands on the array"
 }
 # Fills <len> bytes at <src off> of <src> with new random bytes, copies
 # them to <dst off> of <dst>, and checks that blkcopy reports <want>
@@ -470,8 +545,10 @@ nvme_expect_copied() {  # <mark> <pieces> [rejected commands] [blocks in all]
 # LIO's tracepoints (platform_setup enables them).
 TRACEFS=/sys/kernel/tracing
 lio_trace_reset() { [[ -w $TRACEFS/trace ]] && : > "$TRACEFS/trace" || true; }
-lio_trace() {
-  local t; t=$(cat "$TRACEFS/trace") || fail "no trace buffer"
+lio_trace() {  # the local LIO's; the array's with LIO_ON_ARRAY=1
+  local t
+  if [[ ${LIO_ON_ARRAY:-0} == 1 ]]; then t=$(array 'cat /sys/kernel/tracing/trace') || fail "array: no trace buffer"
+  else t=$(cat "$TRACEFS/trace") || fail "no trace buffer"; fi
   # Complete or nothing: entries-in-buffer must equal entries-written.
   awk '/^# entries-in-buffer\/entries-written:/ { split($3, n, "/"); ok = (n[1] == n[2]) } END { exit !ok }' <<< "$t" ||
     fail "the trace buffer lost events: $(grep entries-in-buffer <<< "$t")"
@@ -589,6 +666,7 @@ discover_roles() {
     case $serial in
       blkcopy-nvme1) r=nvme-mp ;;
       blkcopy-nvme2) r=nvme-hp ;;
+      blkcopy-array-nvme) r=nvmf-a ;;
       blkcopy-nvme0)
         case $nsid in 1) r=nvme-a ;; 2) r=nvme-b ;; 3) r=nvme-4k ;; 4) r=nvme-small ;; 5) r=nvme-4k2 ;; *) continue ;; esac
         [[ -n $ctrl ]] && ln -sf "/dev/$(basename "$ctrl")" /dev/role/nvme-ctrl ;;
@@ -604,6 +682,9 @@ discover_roles() {
       "$LIO_SERIAL_lio_a") r=lio-a ;;
       "$LIO_SERIAL_lio_b") r=lio-b ;;
       "$LIO_SERIAL_lio_4k") r=lio-4k ;;
+      b1c0c0de0a01) r=iscsi-a ;;
+      b1c0c0de0a02) r=iscsi-b ;;
+      b1c0c0de0a04) r=iscsi-4k ;;
     esac
     [[ -n $r ]] || continue
     ln -sf "/dev/$n" "/dev/role/$r"
@@ -616,10 +697,49 @@ roles_complete() {
   local r
   for r in $ROLES; do [[ -b /dev/role/$r ]] || return 1; done
   for r in scsi-hd lio-a lio-b lio-4k; do [[ -c /dev/role/$r.sg ]] || return 1; done
+  if array_present; then
+    for r in $NET_ROLES; do [[ -b /dev/role/$r ]] || return 1; done
+    for r in iscsi-a iscsi-b iscsi-4k; do [[ -c /dev/role/$r.sg ]] || return 1; done
+  fi
+  return 0
+}
+
+# The test VM's side of the storage network: its address on the link, the
+# open-iscsi initiator (iscsid, as users run it: session recovery is under
+# test) logged in to the array's target, and the NVMe/TCP connection.
+net_setup() {
+  local i
+  ip link set lo up && ip link set eth0 up && ip addr add 10.77.0.2/24 dev eth0 || return 1
+  for ((i = 0; i < 1800; i++)); do
+    [[ -e $RUN/array/ready ]] && break
+    [[ -e $RUN/array/failed ]] && { echo "array: $(cat "$RUN/array/failed")" >&2; return 1; }
+    sleep 0.1
+  done
+  [[ -e $RUN/array/ready ]] || { echo "the array VM did not come up" >&2; return 1; }
+  mkdir -p /etc/iscsi /run/lock/iscsi /var/lock /var/lib/iscsi /etc/nvme
+  # iscsid serves only root, whose name it looks up (getpwuid).
+  [[ -e /etc/passwd ]] || { echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd; echo 'root:x:0:' > /etc/group; }
+  echo "InitiatorName=$ISCSI_INITIATOR" > /etc/iscsi/initiatorname.iscsi
+  cat > /etc/iscsi/iscsid.conf <<'CONF'
+node.startup = manual
+node.session.timeo.replacement_timeout = 20
+node.conn[0].timeo.noop_out_interval = 5
+node.conn[0].timeo.noop_out_timeout = 5
+node.session.initial_login_retry_max = 4
+CONF
+  iscsid || { echo "iscsid did not start" >&2; return 1; }
+  iscsiadm -m discovery -t sendtargets -p "$ARRAY_IP:3260" > /dev/null &&
+    iscsiadm -m node -T "$ISCSI_TARGET" -p "$ARRAY_IP:3260" --login > /dev/null ||
+    { echo "iSCSI login to $ISCSI_TARGET failed" >&2; return 1; }
+  echo "nqn.2014-08.org.nvmexpress:uuid:b1c0c0de-0000-4000-8000-000000000002" > /etc/nvme/hostnqn
+  echo "b1c0c0de-0000-4000-8000-000000000002" > /etc/nvme/hostid
+  nvme connect -t tcp -a "$ARRAY_IP" -s 4420 -n "$NVMF_NQN" > /dev/null ||
+    { echo "NVMe/TCP connect to $NVMF_NQN failed" >&2; return 1; }
 }
 
 platform_setup() {
   lio_setup || { echo "LIO setup failed" >&2; return 1; }
+  if array_present; then net_setup || { echo "storage network setup failed" >&2; return 1; }; fi
   local i r
   for ((i = 0; i < 100; i++)); do
     discover_roles
@@ -628,6 +748,7 @@ platform_setup() {
       # CHANGED); consume it so that the first command of a test does not
       # fail with it.
       for r in lio-a lio-b lio-4k; do sg_turs -n 2 "/dev/role/$r.sg" >/dev/null 2>&1; done
+      if array_present; then for r in iscsi-a iscsi-b iscsi-4k; do sg_turs -n 2 "/dev/role/$r.sg" >/dev/null 2>&1; done; fi
       return 0
     fi
     sleep 0.2

@@ -1,0 +1,58 @@
+# EXTENDED COPY over iSCSI: the array VM's LIO target (Debian's packaged
+# kernel, nothing of blkcopy) serves three LUNs of one target portal group
+# to this VM's open-iscsi initiator over a virtio-net link. The SCSI
+# provider discovers third-party copy on them as on local LUNs; copies
+# within a LUN and between the two 512-byte LUNs are offloaded: the bytes
+# match, the array's own LIO tracepoints show the EXTENDED COPY commands
+# and its copy manager's reads and writes of exactly the copy's blocks,
+# and the link carries only commands: at most 64 KiB per GiB copied
+# (interface counters of both VMs). The same copy forced through the host
+# moves at least twice its size over the link. LUNs of different sizes of
+# block, and an iSCSI LUN with a local one, fall back (counted).
+load_scsi_provider
+trap unload_providers EXIT
+a=$(role iscsi-a) b=$(role iscsi-b) k=$(role iscsi-4k) l=$(role lio-a)
+for p in "$a $a" "$a $b"; do
+  j=$(blkcopy info $p --json)
+  grep_q '"pair_offload":true' <<< "$j" || fail "$p not offloadable: $j"
+done
+M=$((1 << 20))
+# "<src> <dst> <src off> <dst off> <lengths...>"
+for spec in "$a $a 0 $((128 * M)) $M $((32 * M))" "$a $b $((16 * M)) $((96 * M)) $M $((32 * M)) $((128 * M))"; do
+  read -r s d so dof lens <<< "$spec"
+  for len in $lens; do
+    fill_random "$s" "$so" "$len"
+    evidence_begin "$s" "$d"
+    read -r off w aw <<< "$(wire_copy "$s" "$d" "$so" "$dof" "$len")"
+    ((off == len)) || fail "$s -> $d $len: $off bytes offloaded"
+    expect_offloaded "$s" "$so" "$d" "$dof" "$len"
+    # Commands and their parameter lists only: 64 KiB per GiB copied (at
+    # least 16 KiB: a copy's fixed share, and the initiator's NOP-Outs).
+    lim=$(( len / 16384 > 16384 ? len / 16384 : 16384 ))
+    ((w <= lim && aw <= lim)) || fail "$s -> $d $len offloaded: $w / $aw bytes on the wire (at most $lim)"
+    assert_same "$s" "$so" "$d" "$dof" "$len"
+    note "$(basename "$s") -> $(basename "$d") $((len / M)) MiB offloaded: $w bytes through the test VM's interface, $aw through the array's"
+  done
+done
+# Forced through the host: the data crosses the link twice.
+len=$((32 * M))
+fill_random "$a" 0 "$len"
+evidence_begin "$a" "$b"
+read -r off w aw <<< "$(wire_copy "$a" "$b" 0 $((160 * M)) "$len" --no-offload)"
+((off == 0)) || fail "--no-offload offloaded $off bytes"
+expect_not_offloaded
+((w >= 2 * len && aw >= 2 * len)) || fail "a host copy of $len bytes moved $w / $aw bytes on the wire"
+assert_same "$a" 0 "$b" $((160 * M)) "$len"
+note "iscsi-a -> iscsi-b 32 MiB through the host: $w / $aw bytes on the wire"
+# No copy between different block sizes, or between the array's LU and a
+# local one (no copy manager reaches both): through the host, counted.
+for d in "$k" "$l"; do
+  x0=$(stat_field "$d" fallback_cross_device)
+  fill_random "$a" 0 "$M"
+  evidence_begin "$a" "$d"
+  out=$(blkcopy copy "$a" "$d" --length "$M" --json) || fail "copy $a -> $d"
+  [[ $(json_field "$out" bytes_offloaded) == 0 ]] || fail "$a -> $d offloaded: $out"
+  expect_not_offloaded
+  assert_same "$a" 0 "$d" 0 "$M"
+  [[ $(stat_field "$d" fallback_cross_device) == $((x0 + M)) ]] || fail "$a -> $d: cross_device not counted"
+done

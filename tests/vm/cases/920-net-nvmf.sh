@@ -1,0 +1,36 @@
+# NVMe Copy over NVMe/TCP: the array VM's nvmet passthru target (Debian's
+# packaged kernel) forwards the Copy commands of this VM's NVMe/TCP host to
+# the array's QEMU NVMe namespace, with its Copy limits (MSSRL/MCL/MSRC)
+# passed through Identify; nvmet passthru reports CMIC, so the namespace is
+# a multipath head here. Copies on the head are offloaded through its path:
+# the bytes match, the array's QEMU trace shows Copy commands with exactly
+# the copy's blocks, and the link carries only commands (at most 64 KiB per
+# GiB copied). The same copy forced through the host moves at least twice
+# its size over the link.
+load_nvme_provider
+trap unload_providers EXIT
+n=$(role nvmf-a)
+[[ $(readlink -f "$(sysblk "$n")/device") == */nvme-subsys* ]] || fail "$n is not a multipath head"
+j=$(blkcopy info "$n" --json)
+grep_q '"provider":"nvme"' <<< "$j" || fail "$n not claimed: $j"
+M=$((1 << 20))
+for len in 4096 $M $((64 * M)); do
+  fill_random "$n" 0 "$len"
+  evidence_begin "$n"
+  read -r off w aw <<< "$(wire_copy "$n" "$n" 0 $((512 * M)) "$len")"
+  ((off == len)) || fail "$len: $off bytes offloaded"
+  expect_offloaded "$n" 0 "$n" $((512 * M)) "$len"
+  lim=$(( len / 16384 > 16384 ? len / 16384 : 16384 ))
+  ((w <= lim && aw <= lim)) || fail "$len offloaded: $w / $aw bytes on the wire (at most $lim)"
+  assert_same "$n" 0 "$n" $((512 * M)) "$len"
+  note "$((len / 1024)) KiB offloaded over NVMe/TCP: $w bytes through the test VM's interface, $aw through the array's"
+done
+len=$((32 * M))
+fill_random "$n" 0 "$len"
+evidence_begin "$n"
+read -r off w aw <<< "$(wire_copy "$n" "$n" 0 $((768 * M)) "$len" --no-offload)"
+((off == 0)) || fail "--no-offload offloaded $off bytes"
+expect_not_offloaded
+((w >= 2 * len && aw >= 2 * len)) || fail "a host copy of $len bytes moved $w / $aw bytes on the wire"
+assert_same "$n" 0 "$n" $((768 * M)) "$len"
+note "32 MiB through the host: $w / $aw bytes on the wire"
