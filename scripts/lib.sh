@@ -27,7 +27,7 @@ KERNEL_FRAGMENTS=("$REPO_ROOT/kernel/blkcopy-test.config")
 # Flags every make invocation against the test kernel uses (kernel and modules).
 KMAKE_FLAGS=(RUSTC="rustc" BINDGEN="$BINDGEN")
 case $BLKCOPY_KERNEL in
-  test) ;;
+  test) KERNEL_FRAGMENTS+=("$REPO_ROOT/kernel/blkcopy-net.config") ;;
   debug) KERNEL_FRAGMENTS+=("$REPO_ROOT/kernel/blkcopy-debug.config"); KMAKE_FLAGS+=(LLVM=1) ;;
   *) die "BLKCOPY_KERNEL=$BLKCOPY_KERNEL: want test or debug" ;;
 esac

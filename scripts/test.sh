@@ -107,8 +107,9 @@ vm_suite() {
   [[ $variant == debug ]] && want+=(kmemleak)
   # The storage array VM boots next to the test VM when a network case
   # (named *-net-*) is selected.
+  # Only the test kernel has the initiators (kernel/blkcopy-net.config).
   local array=0
-  printf '%s\n' "${names[@]}" | grep -q -- '-net-' && array=1
+  [[ $variant == test ]] && printf '%s\n' "${names[@]}" | grep -q -- '-net-' && array=1
   BLKCOPY_ARRAY=$array scripts/vm.sh "$kdir" "$run" "tests${pats:+:$pats}" "$limit" > "$run/vm.out" 2>&1; vmrc=$?
   # The guest's lines arrive through the serial console with CRLF endings:
   # "PASS kmemleak\r" must match "PASS kmemleak" like any other result.

@@ -9,6 +9,7 @@
 # (interface counters of both VMs). The same copy forced through the host
 # moves at least twice its size over the link. LUNs of different sizes of
 # block, and an iSCSI LUN with a local one, fall back (counted).
+array_present || skip_machine "no storage array VM (the network cases run on the test kernel, whose kernel/blkcopy-net.config has the initiators)"
 load_scsi_provider
 trap unload_providers EXIT
 a=$(role iscsi-a) b=$(role iscsi-b) k=$(role iscsi-4k) l=$(role lio-a)

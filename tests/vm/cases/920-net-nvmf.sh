@@ -7,6 +7,7 @@
 # the copy's blocks, and the link carries only commands (at most 64 KiB per
 # GiB copied). The same copy forced through the host moves at least twice
 # its size over the link.
+array_present || skip_machine "no storage array VM (the network cases run on the test kernel, whose kernel/blkcopy-net.config has the initiators)"
 load_nvme_provider
 trap unload_providers EXIT
 n=$(role nvmf-a)
