@@ -31,9 +31,9 @@ kver=$(ls "$dir/root/lib/modules")
 
 # The modules the array loads, with what they depend on (modules.dep).
 ARRAY_MODULES=(
-  virtio_net 9pnet_virtio 9p configfs nvme
-  target_core_mod target_core_file iscsi_target_mod
-  nvmet nvmet-tcp sch_tbf sch_htb crc32c_generic
+  virtio_net virtio_blk 9pnet_virtio 9p configfs nvme
+  target_core_mod target_core_file target_core_iblock iscsi_target_mod
+  nvmet nvmet-tcp sch_tbf sch_htb sch_ingress cls_u32 act_police dm-mod crc32c_generic
 )
 mdir=$dir/root/lib/modules/$kver
 closure() {
@@ -64,7 +64,7 @@ done
 cp "$mdir"/modules.order "$mdir"/modules.builtin* "usr/lib/modules/$kver/"
 depmod -b "$stage/usr" "$kver"
 usr_path() { case $1 in /usr/*) echo "${1#/}" ;; *) echo "usr$1" ;; esac; }
-for t in kmod tc; do
+for t in kmod tc dmsetup; do
   p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t") || die "host tool $t missing"
   for f in "$p" $(ldd "$p" 2>/dev/null | grep -o '/[^ ]*'); do
     [[ -e $(usr_path "$f") ]] || { mkdir -p "$(dirname "$(usr_path "$f")")"; cp -L "$f" "$(usr_path "$f")"; }

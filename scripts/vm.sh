@@ -100,23 +100,33 @@ initrd=$run/initramfs.cpio
 "$REPO_ROOT/scripts/build-initramfs.sh" "$kdir" "$initrd" ${GUEST_BINS:-}
 
 # The guest's monitor requests: it writes a QMP command to <run>/qmp/<n>.req
-# (through the shared run directory) and reads QEMU's answer from <n>.rep.
-qmp_agent() {
+# (through the shared run directory) and reads QEMU's answer from <n>.rep;
+# <run>/array-qmp/ likewise reaches the array VM's monitor.
+qmp_agent() {  # <request dir> <QMP socket>
   local req
   while :; do
-    for req in "$run"/qmp/*.req; do
+    for req in "$1"/*.req; do
       [[ -e $req ]] || continue
       { echo '{"execute":"qmp_capabilities"}'; cat "$req"; sleep 1; } |
-        socat -t 2 - "UNIX-CONNECT:$run/qmp.sock" > "${req%.req}.out" 2>&1
+        socat -t 2 - "UNIX-CONNECT:$2" > "${req%.req}.out" 2>&1
       mv "${req%.req}.out" "${req%.req}.rep"; rm -f "$req"
     done
     sleep 0.2
   done
 }
-rm -rf "$run/qmp"; mkdir -p "$run/qmp"
-qmp_agent & agent=$!
-array_pid=
-trap 'kill $agent $array_pid 2>/dev/null' EXIT
+rm -rf "$run/qmp" "$run/array-qmp"; mkdir -p "$run/qmp" "$run/array-qmp"
+qmp_agent "$run/qmp" "$run/qmp.sock" & agent=$!
+array_pid= array_agent=
+# The array's QEMU gets 5 s to go (one whose main loop hangs ignores
+# SIGTERM).
+stop_helpers() {
+  local i
+  kill $agent $array_agent $array_pid 2>/dev/null || true
+  [[ -n $array_pid ]] || return 0
+  for ((i = 0; i < 50; i++)); do kill -0 "$array_pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$array_pid" 2>/dev/null || true
+}
+trap stop_helpers EXIT
 
 # The storage array (BLKCOPY_ARRAY=1): a second VM booting Debian's own
 # kernel (scripts/build-array.sh, tests/vm/array-init) with its own NVMe
@@ -124,26 +134,41 @@ trap 'kill $agent $array_pid 2>/dev/null' EXIT
 # test VM: a QEMU stream netdev on 127.0.0.1 (no root, nothing else on
 # the link). Its console goes to <run>/array-console.log, QEMU's NVMe Copy
 # trace of its controller to <run>/array-trace.log (the array-side record
-# of the Copy commands the initiator's travel through nvmet passthru).
+# of the Copy commands the initiator's travel through nvmet passthru, and
+# of the array's monitor commands: markers). The array's NVMe namespace is
+# behind a throttle group without limits (array-nvme-throttle), which a
+# fault test sets through the array's monitor to keep Copy commands in
+# flight (the disk under the iblock LUN too: array-lun-throttle).
 net=(-nic none) append=
 if [[ ${BLKCOPY_ARRAY:-0} == 1 ]]; then
   vmlinuz=$("$REPO_ROOT/scripts/build-array.sh" "$run/array.cpio")
   img array-nvme 1G
+  img array-lun 128M
+  # -blockdev throttle nodes: a -drive joins its throttling.group only
+  # when it has limits of its own.
+  adisks=()
+  for d in array-nvme array-lun; do
+    adisks+=(-object "throttle-group,id=$d-throttle"
+             -blockdev "driver=file,node-name=$d-file,filename=$run/$d.img"
+             -blockdev "driver=raw,node-name=$d-raw,file=$d-file"
+             -blockdev "driver=throttle,node-name=$d,throttle-group=$d-throttle,file=$d-raw")
+  done
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   rm -rf "$run/array"; rm -f "$run"/array-{console,trace}.log "$run/array-qmp.sock"
-  printf '%s\n' 'pci_nvme_copy*' 'pci_nvme_err_copy*' pci_nvme_enqueue_req_completion > "$run/array-trace-events"
+  printf '%s\n' 'pci_nvme_copy*' 'pci_nvme_err_copy*' pci_nvme_enqueue_req_completion 'qmp_enter_*' > "$run/array-trace-events"
   qemu-system-x86_64 -machine q35 "${accel[@]}" -smp 1 -m 2G -display none -no-reboot -monitor none \
     -serial "file:$run/array-console.log" \
     -qmp "unix:$run/array-qmp.sock,server=on,wait=off" \
     -kernel "$vmlinuz" -initrd "$run/array.cpio" -append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init" \
     -virtfs "local,path=$run,mount_tag=blkcopy_run,security_model=none" \
     -device nvme,serial=blkcopy-array-nvme,id=anvme \
-    -drive "file=$run/array-nvme.img,if=none,id=anvme-ns,format=raw,cache=writeback" \
-    -device "nvme-ns,drive=anvme-ns,bus=anvme,nsid=1,mssrl=16384,mcl=65536,msrc=127" \
+    "${adisks[@]}" -device virtio-blk-pci,drive=array-lun \
+    -device "nvme-ns,drive=array-nvme,bus=anvme,nsid=1,mssrl=16384,mcl=65536,msrc=127" \
     -netdev "stream,id=n0,server=on,addr.type=inet,addr.host=127.0.0.1,addr.port=$port" \
     -device virtio-net-pci,netdev=n0,mac=52:54:00:b1:c0:01 \
     -trace "events=$run/array-trace-events,file=$run/array-trace.log" </dev/null &
   array_pid=$!
+  qmp_agent "$run/array-qmp" "$run/array-qmp.sock" & array_agent=$!
   for ((i = 0; i < 100; i++)); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done
   ss -Hltn "sport = :$port" | grep -q . || die "the array VM does not listen on 127.0.0.1:$port"
   net=(-netdev "stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=$port"

@@ -27,9 +27,12 @@ ROLES="nvme-a nvme-b nvme-4k nvme-4k2 nvme-small nvme-mp nvme-hp scsi-hd lio-a l
 #   iscsi-a, iscsi-b LIO fileio LUNs 0 and 1 of the array's iSCSI target
 #                    (512-byte blocks, one target portal group and ACL)
 #   iscsi-4k         LUN 2 of the same target (4096-byte blocks)
+#   iscsi-t          LUN 3, iblock on the array's virtio disk, which its
+#                    QEMU can throttle (array-lun-throttle)
 #   nvmf-a           NVMe/TCP namespace (nvmet passthru of the array's QEMU
 #                    NVMe namespace with Copy limits), a multipath head
-NET_ROLES="iscsi-a iscsi-b iscsi-4k nvmf-a"
+NET_ROLES="iscsi-a iscsi-b iscsi-4k iscsi-t nvmf-a"
+NET_SCSI_ROLES="iscsi-a iscsi-b iscsi-4k iscsi-t"
 ISCSI_TARGET=iqn.2026-12.org.blkcopy:array ISCSI_INITIATOR=iqn.2026-12.org.blkcopy:initiator
 NVMF_NQN=nqn.2026-12.org.blkcopy:array-nvme ARRAY_IP=10.77.0.1
 LIO_SERIAL_lio_a=b1c0c0de000a
@@ -149,12 +152,14 @@ trace_lines() { if [[ -f $NVME_TRACE ]]; then wc -l < "$NVME_TRACE"; else echo 0
 KERNEL_BAD_RE='WARNING:|BUG:|Oops|Call Trace:|nobody cared|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|general protection fault|Kernel panic|suspected memory leak|refcount_t:|list_(add|del) corruption'
 
 # A QEMU monitor command (QMP JSON), served on the host by scripts/vm.sh
-# through the shared run directory; prints QEMU's replies.
+# through the shared run directory; prints QEMU's replies. The test VM's
+# QEMU, or the array's with QMP_DIR=$ARRAY_QMP.
+ARRAY_QMP=$RUN/array-qmp
 qmp() {
-  local n=$$.$RANDOM i
-  echo "$1" > "$RUN/qmp/$n.part" && mv "$RUN/qmp/$n.part" "$RUN/qmp/$n.req" || return 1
+  local n=$$.$RANDOM i d=${QMP_DIR:-$RUN/qmp}
+  echo "$1" > "$d/$n.part" && mv "$d/$n.part" "$d/$n.req" || return 1
   for ((i = 0; i < 150; i++)); do
-    if [[ -e $RUN/qmp/$n.rep ]]; then cat "$RUN/qmp/$n.rep"; rm -f "$RUN/qmp/$n.rep"; return 0; fi
+    if [[ -e $d/$n.rep ]]; then cat "$d/$n.rep"; rm -f "$d/$n.rep"; return 0; fi
     sleep 0.2
   done
   echo "no answer from the monitor agent" >&2; return 1
@@ -188,6 +193,28 @@ array() {
   done
   echo "no answer from the array" >&2; return 1
 }
+# A point in the array's timeline in both of its device records: <label> in
+# LIO's trace (trace_marker), then a monitor command in its QEMU's trace
+# (<QMP command>, default query-status). Prints the QEMU trace offset where
+# the monitor began the command (qmp_mark).
+array_mark() {  # <label> [QMP command]
+  local cmd='{"execute":"query-status"}'
+  [[ -z ${2:-} ]] || cmd=$2
+  array "echo $1 > /sys/kernel/tracing/trace_marker" > /dev/null || fail "array: trace_marker $1"
+  NVME_TRACE=$ARRAY_TRACE QMP_DIR=$ARRAY_QMP qmp_mark "$cmd"
+}
+# Limits the link inside the array with tc (iproute2's): to <rate> (tc's
+# units: 100mbit, 10mbit) each way, a token bucket (tbf) on what the array
+# sends and a policer on what it receives; "none" lifts it.
+array_shape() {  # <rate>|none
+  local out tc=/usr/sbin/tc  # iproute2's (the array's busybox shell prefers its own applet)
+  local clear="$tc qdisc del dev eth0 root 2>/dev/null; $tc qdisc del dev eth0 ingress 2>/dev/null"
+  if [[ $1 == none ]]; then array "$clear; true" > /dev/null || fail "array: tc: no shaping"; return; fi
+  out=$(array "$clear; $tc qdisc add dev eth0 root tbf rate $1 burst 64kb latency 100ms &&
+    $tc qdisc add dev eth0 ingress &&
+    $tc filter add dev eth0 parent ffff: protocol all prio 1 u32 match u32 0 0 police rate $1 burst 64k drop flowid :1") ||
+    fail "array: tc: shaping to $1: $out"
+}
 # Bytes through the test VM's network interface (received + sent), and the
 # array's.
 wire_bytes() { echo $(( $(cat /sys/class/net/eth0/statistics/rx_bytes) + $(cat /sys/class/net/eth0/statistics/tx_bytes) )); }
@@ -197,13 +224,42 @@ array_wire_bytes() {
   echo "$b"
 }
 # One copy with the bytes through both ends of the link around it: prints
-# "<bytes offloaded> <wire bytes of the test VM> <wire bytes of the array>".
+# "<bytes offloaded> <wire bytes of the test VM> <wire bytes of the array>
+# <milliseconds the copy took>".
 wire_copy() {  # <src> <dst> <src off> <dst off> <len> [blkcopy flags]
-  local w0 a0 w1 a1 out
+  local w0 a0 w1 a1 t0 t1 out
   w0=$(wire_bytes) a0=$(array_wire_bytes)
+  t0=${EPOCHREALTIME/./}
   out=$(blkcopy copy "$1" "$2" --src-offset "$3" --dst-offset "$4" --length "$5" "${@:6}" --json) || fail "copy $1 -> $2 $5 ${*:6}"
+  t1=${EPOCHREALTIME/./}
   w1=$(wire_bytes) a1=$(array_wire_bytes)
-  echo "$(json_field "$out" bytes_offloaded) $((w1 - w0)) $((a1 - a0))"
+  echo "$(json_field "$out" bytes_offloaded) $((w1 - w0)) $((a1 - a0)) $(((t1 - t0) / 1000))"
+}
+# The link shaped to <rate> (array_shape; <bits/s> the same in bits per
+# second): a copy of <len> offloaded, with only commands on the wire, and
+# <host len> of it forced through the host, which must take at least the
+# time its bytes need on the shaped link (each way carries them once: the
+# shaping holds). Notes both times. The link is unshaped after.
+shaped_copies() {  # <rate> <bits/s> <src> <dst> <src off> <dst off> <len> <host len>
+  local rate=$1 bps=$2 s=$3 d=$4 so=$5 dof=$6 len=$7 hlen=$8 off w aw ms hw haw hms lim min
+  array_shape "$rate"
+  fill_random "$s" "$so" "$len"
+  evidence_begin "$s" "$d"
+  read -r off w aw ms <<< "$(wire_copy "$s" "$d" "$so" "$dof" "$len")"
+  ((off == len)) || fail "at $rate: $off of $len bytes offloaded"
+  expect_offloaded "$s" "$so" "$d" "$dof" "$len"
+  lim=$(( len / 16384 > 16384 ? len / 16384 : 16384 ))
+  ((w <= lim && aw <= lim)) || fail "at $rate: $len offloaded: $w / $aw bytes on the wire (at most $lim)"
+  assert_same "$s" "$so" "$d" "$dof" "$len"
+  evidence_begin "$s" "$d"
+  read -r off hw haw hms <<< "$(wire_copy "$s" "$d" "$so" "$dof" "$hlen" --no-offload)"
+  ((off == 0)) || fail "at $rate: --no-offload offloaded $off bytes"
+  expect_not_offloaded
+  assert_same "$s" "$so" "$d" "$dof" "$hlen"
+  min=$((hlen * 8 * 1000 / bps))
+  ((hms >= min)) || fail "at $rate: $hlen bytes through the host in $hms ms, less than the $min ms the shaped link needs"
+  array_shape none
+  note "at $rate: $((len >> 20)) MiB offloaded in $ms ms ($w / $aw bytes on the wire); $((hlen >> 20)) MiB through the host in $hms ms ($hw / $haw bytes)"
 }
 # Is <disk> served by the array: an iSCSI disk, or an NVMe namespace (or
 # head) whose controller's transport is TCP?
@@ -239,6 +295,18 @@ qmp_mark() {
     { n += length($0) + 1 }
     END { if (pos == "") exit 1; print pos }') || fail "no qmp_enter event in QEMU's trace for $1"
   echo "$at"
+}
+# NVMe Copy commands in flight all through a stretch of QEMU's trace:
+# traced after offset <from> and before <m1>, not completed before <m2>.
+# Prints their cids.
+nvme_inflight_through() {  # <from> <m1> <m2>
+  tail -c +"$(($1 + 1))" "$NVME_TRACE" | awk -v m1=$(($2 - $1)) -v m2=$(($3 - $1)) '
+    { b += length($0) + 1 }
+    b > m2 { exit }
+    { sub(/^[0-9]+@[0-9.]+:/, "") }
+    $1 == "pci_nvme_copy" && b <= m1 { open[$3]++ }
+    $1 == "pci_nvme_enqueue_req_completion" && $5 != 0 && open[$3] > 0 { open[$3]-- }
+    END { for (c in open) for (i = 0; i < open[c]; i++) print c }'
 }
 # NVMe Copy commands in flight at an offset of QEMU's trace: traced
 # (pci_nvme_copy) after offset <from> and not completed
@@ -567,6 +635,17 @@ lio_inflight_xcopies() {  # [marker text]
     /target_cmd_complete: [^ ].* CDB 83 / { match($0, /tag 0x[0-9a-f]+/); t = substr($0, RSTART + 4, RLENGTH - 4); if (open[t] > 0) open[t]-- }
     END { for (t in open) if (open[t] > 0) print t }'
 }
+# EXTENDED COPY commands started before the trace's marker <m1> and not
+# completed before its marker <m2> (markers written by lio_trace_marker or
+# array_mark): in flight all through. Prints their tags.
+lio_inflight_through() {  # <m1> <m2>
+  lio_trace | awk -v m1="$1" -v m2="$2" '
+    /tracing_mark_write:/ && $NF == m2 && seen { exit }
+    /tracing_mark_write:/ && $NF == m1 { seen = 1; next }
+    /target_sequencer_start: [^ ].* CDB 83 / && !seen { match($0, /tag 0x[0-9a-f]+/); open[substr($0, RSTART + 4, RLENGTH - 4)]++ }
+    /target_cmd_complete: [^ ].* CDB 83 / { match($0, /tag 0x[0-9a-f]+/); t = substr($0, RSTART + 4, RLENGTH - 4); if (open[t] > 0) open[t]-- }
+    END { if (!seen) exit 1; for (t in open) if (open[t] > 0) print t }'
+}
 # Writes <text> into the trace (trace_marker): a point in LIO's timeline.
 lio_trace_marker() { echo "$1" > "$TRACEFS/trace_marker" || fail "trace_marker"; }
 # Waits (at most <seconds>) for an EXTENDED COPY in flight and writes a
@@ -685,6 +764,7 @@ discover_roles() {
       b1c0c0de0a01) r=iscsi-a ;;
       b1c0c0de0a02) r=iscsi-b ;;
       b1c0c0de0a04) r=iscsi-4k ;;
+      b1c0c0de0a08) r=iscsi-t ;;
     esac
     [[ -n $r ]] || continue
     ln -sf "/dev/$n" "/dev/role/$r"
@@ -699,7 +779,7 @@ roles_complete() {
   for r in scsi-hd lio-a lio-b lio-4k; do [[ -c /dev/role/$r.sg ]] || return 1; done
   if array_present; then
     for r in $NET_ROLES; do [[ -b /dev/role/$r ]] || return 1; done
-    for r in iscsi-a iscsi-b iscsi-4k; do [[ -c /dev/role/$r.sg ]] || return 1; done
+    for r in $NET_SCSI_ROLES; do [[ -c /dev/role/$r.sg ]] || return 1; done
   fi
   return 0
 }
@@ -707,6 +787,18 @@ roles_complete() {
 # The test VM's side of the storage network: its address on the link, the
 # open-iscsi initiator (iscsid, as users run it: session recovery is under
 # test) logged in to the array's target, and the NVMe/TCP connection.
+# Recovery timeouts, short so that a fault test can outlast them:
+#   iSCSI: NOP-Out every 5 s, a connection failed after 5 s without answer;
+#     its commands fail 20 s after that (replacement_timeout), and iscsid
+#     keeps logging in again;
+#   NVMe/TCP: keep-alive 5 s; reconnects 2 s after each failed attempt
+#     (an attempt on a dead link takes about 3 s), at most 4 times
+#     (ctrl_loss_tmo 8 s / 2 s), then the controller is deleted, and with
+#     its only path the head (nvmf_connect connects again): about 26 s
+#     after the link went.
+nvmf_connect() {
+  nvme connect -t tcp -a "$ARRAY_IP" -s 4420 -n "$NVMF_NQN" --keep-alive-tmo=5 --reconnect-delay=2 --ctrl-loss-tmo=8 > /dev/null
+}
 net_setup() {
   local i
   ip link set lo up && ip link set eth0 up && ip addr add 10.77.0.2/24 dev eth0 || return 1
@@ -733,7 +825,7 @@ CONF
     { echo "iSCSI login to $ISCSI_TARGET failed" >&2; return 1; }
   echo "nqn.2014-08.org.nvmexpress:uuid:b1c0c0de-0000-4000-8000-000000000002" > /etc/nvme/hostnqn
   echo "b1c0c0de-0000-4000-8000-000000000002" > /etc/nvme/hostid
-  nvme connect -t tcp -a "$ARRAY_IP" -s 4420 -n "$NVMF_NQN" > /dev/null ||
+  nvmf_connect ||
     { echo "NVMe/TCP connect to $NVMF_NQN failed" >&2; return 1; }
 }
 
@@ -748,7 +840,7 @@ platform_setup() {
       # CHANGED); consume it so that the first command of a test does not
       # fail with it.
       for r in lio-a lio-b lio-4k; do sg_turs -n 2 "/dev/role/$r.sg" >/dev/null 2>&1; done
-      if array_present; then for r in iscsi-a iscsi-b iscsi-4k; do sg_turs -n 2 "/dev/role/$r.sg" >/dev/null 2>&1; done; fi
+      if array_present; then for r in $NET_SCSI_ROLES; do sg_turs -n 2 "/dev/role/$r.sg" >/dev/null 2>&1; done; fi
       return 0
     fi
     sleep 0.2

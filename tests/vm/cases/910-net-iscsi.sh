@@ -8,10 +8,12 @@
 # and the link carries only commands: at most 64 KiB per GiB copied
 # (interface counters of both VMs). The same copy forced through the host
 # moves at least twice its size over the link. LUNs of different sizes of
-# block, and an iSCSI LUN with a local one, fall back (counted).
+# block, and an iSCSI LUN with a local one, fall back (counted). With the
+# link shaped to 10 Mbit/s (tc inside the array) the offloaded copy still
+# moves only commands, and the host copy is held to the link's rate.
 array_present || skip_machine "no storage array VM (the network cases run on the test kernel, whose kernel/blkcopy-net.config has the initiators)"
 load_scsi_provider
-trap unload_providers EXIT
+trap 'array_shape none; unload_providers' EXIT
 a=$(role iscsi-a) b=$(role iscsi-b) k=$(role iscsi-4k) l=$(role lio-a)
 for p in "$a $a" "$a $b"; do
   j=$(blkcopy info $p --json)
@@ -24,7 +26,7 @@ for spec in "$a $a 0 $((128 * M)) $M $((32 * M))" "$a $b $((16 * M)) $((96 * M))
   for len in $lens; do
     fill_random "$s" "$so" "$len"
     evidence_begin "$s" "$d"
-    read -r off w aw <<< "$(wire_copy "$s" "$d" "$so" "$dof" "$len")"
+    read -r off w aw _ <<< "$(wire_copy "$s" "$d" "$so" "$dof" "$len")"
     ((off == len)) || fail "$s -> $d $len: $off bytes offloaded"
     expect_offloaded "$s" "$so" "$d" "$dof" "$len"
     # Commands and their parameter lists only: 64 KiB per GiB copied (at
@@ -39,7 +41,7 @@ done
 len=$((32 * M))
 fill_random "$a" 0 "$len"
 evidence_begin "$a" "$b"
-read -r off w aw <<< "$(wire_copy "$a" "$b" 0 $((160 * M)) "$len" --no-offload)"
+read -r off w aw _ <<< "$(wire_copy "$a" "$b" 0 $((160 * M)) "$len" --no-offload)"
 ((off == 0)) || fail "--no-offload offloaded $off bytes"
 expect_not_offloaded
 ((w >= 2 * len && aw >= 2 * len)) || fail "a host copy of $len bytes moved $w / $aw bytes on the wire"
@@ -57,3 +59,6 @@ for d in "$k" "$l"; do
   assert_same "$a" 0 "$d" 0 "$M"
   [[ $(stat_field "$d" fallback_cross_device) == $((x0 + M)) ]] || fail "$a -> $d: cross_device not counted"
 done
+# The link shaped to 10 Mbit/s inside the array: offload moves commands
+# only, the host copy is held to the link's rate.
+shaped_copies 10mbit 10000000 "$a" "$b" $((16 * M)) $((96 * M)) $((32 * M)) $((4 * M))

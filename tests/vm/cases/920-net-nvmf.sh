@@ -6,10 +6,12 @@
 # the bytes match, the array's QEMU trace shows Copy commands with exactly
 # the copy's blocks, and the link carries only commands (at most 64 KiB per
 # GiB copied). The same copy forced through the host moves at least twice
-# its size over the link.
+# its size over the link. With the link shaped to 100 Mbit/s (tc inside
+# the array) the offloaded copy still moves only commands, and the host
+# copy is held to the link's rate.
 array_present || skip_machine "no storage array VM (the network cases run on the test kernel, whose kernel/blkcopy-net.config has the initiators)"
 load_nvme_provider
-trap unload_providers EXIT
+trap 'array_shape none; unload_providers' EXIT
 n=$(role nvmf-a)
 [[ $(readlink -f "$(sysblk "$n")/device") == */nvme-subsys* ]] || fail "$n is not a multipath head"
 j=$(blkcopy info "$n" --json)
@@ -18,7 +20,7 @@ M=$((1 << 20))
 for len in 4096 $M $((64 * M)); do
   fill_random "$n" 0 "$len"
   evidence_begin "$n"
-  read -r off w aw <<< "$(wire_copy "$n" "$n" 0 $((512 * M)) "$len")"
+  read -r off w aw _ <<< "$(wire_copy "$n" "$n" 0 $((512 * M)) "$len")"
   ((off == len)) || fail "$len: $off bytes offloaded"
   expect_offloaded "$n" 0 "$n" $((512 * M)) "$len"
   lim=$(( len / 16384 > 16384 ? len / 16384 : 16384 ))
@@ -29,9 +31,12 @@ done
 len=$((32 * M))
 fill_random "$n" 0 "$len"
 evidence_begin "$n"
-read -r off w aw <<< "$(wire_copy "$n" "$n" 0 $((768 * M)) "$len" --no-offload)"
+read -r off w aw _ <<< "$(wire_copy "$n" "$n" 0 $((768 * M)) "$len" --no-offload)"
 ((off == 0)) || fail "--no-offload offloaded $off bytes"
 expect_not_offloaded
 ((w >= 2 * len && aw >= 2 * len)) || fail "a host copy of $len bytes moved $w / $aw bytes on the wire"
 assert_same "$n" 0 "$n" $((768 * M)) "$len"
 note "32 MiB through the host: $w / $aw bytes on the wire"
+# The link shaped to 100 Mbit/s inside the array: offload moves commands
+# only, the host copy is held to the link's rate.
+shaped_copies 100mbit 100000000 "$n" "$n" 0 $((512 * M)) $((64 * M)) $((16 * M))
