@@ -1,7 +1,7 @@
 # rmmod with copies in flight: copies run in loops through a blkcopy-linear
 # volume on nvme-hp (NVMe Copy; QEMU throttles the namespace's I/O to
 # 32 MiB/s here, so that each 32 MiB Copy command spends about 2 s in the
-# device) and on lio-a (EXTENDED COPY) while, four times over, every blkcopy
+# device) and on lio-a (EXTENDED COPY) while, three times over, every blkcopy
 # module is asked to unload. blkcopy (open /dev/blkcopy descriptors) and
 # blkcopy_linear (a table uses its target) must be refused; the providers
 # may go (their in-flight commands drained; the copies after fall back)
@@ -33,7 +33,7 @@ for ((i = 0; i < 600; i++)); do
   sleep 0.1
 done
 gone=0 struck_nvme=0 struck_lio=0
-for r in $(seq 4); do
+for r in $(seq 3); do
   rmmod blkcopy 2>/dev/null && fail "blkcopy unloaded with copies running (round $r)"
   rmmod blkcopy_linear 2>/dev/null && fail "blkcopy_linear unloaded under a live table (round $r)"
   # The NVMe provider, once a Copy submitted in this round is in flight

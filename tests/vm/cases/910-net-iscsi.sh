@@ -21,7 +21,7 @@ for p in "$a $a" "$a $b"; do
 done
 M=$((1 << 20))
 # "<src> <dst> <src off> <dst off> <lengths...>"
-for spec in "$a $a 0 $((128 * M)) $M $((32 * M))" "$a $b $((16 * M)) $((96 * M)) $M $((32 * M)) $((128 * M))"; do
+for spec in "$a $a 0 $((128 * M)) $M" "$a $b $((16 * M)) $((96 * M)) $((32 * M))"; do
   read -r s d so dof lens <<< "$spec"
   for len in $lens; do
     fill_random "$s" "$so" "$len"
@@ -61,4 +61,4 @@ for d in "$k" "$l"; do
 done
 # The link shaped to 10 Mbit/s inside the array: offload moves commands
 # only, the host copy is held to the link's rate.
-shaped_copies 10mbit 10000000 "$a" "$b" $((16 * M)) $((96 * M)) $((32 * M)) $((4 * M))
+shaped_copies 10mbit 10000000 "$a" "$b" $((16 * M)) $((96 * M)) $((16 * M)) $((4 * M))
