@@ -72,6 +72,32 @@ demo_copy nvme-mp nvme-mp $((64 << 20)) $((256 << 20))
 demo_copy lio-a lio-b $((64 << 20)) $((128 << 20))
 demo_copy lio-a lio-b $((64 << 20)) $((128 << 20)) --no-offload
 demo_copy scsi-hd scsi-hd $((64 << 20)) $((1 << 30))
+# Over the storage network (the array VM): one copy on each fabric,
+# offloaded and forced through the host, with the bytes that crossed the
+# link (both ends' interface counters) and the array's own records.
+printf '\n== over the storage network: the array VM (Debian 6.12, LIO iSCSI and nvmet NVMe/TCP) ==\n'
+net_copy() {  # src-role dst-role len dst-offset [flags]
+  local s d off w aw ms am
+  s=$(role "$1"); d=$(role "$2")
+  fill_random "$s" 0 "$3"
+  am=$(NVME_TRACE=$ARRAY_TRACE trace_mark)
+  array ': > /sys/kernel/tracing/trace' > /dev/null
+  printf '\n$ blkcopy copy %s %s --length %s --dst-offset %s %s   # %s -> %s\n' "$s" "$d" "$3" "$4" "${5:-}" "$1" "$2"
+  read -r off w aw ms <<< "$(wire_copy "$s" "$d" 0 "$4" "$3" --no-progress ${5:-})"
+  if [[ $(digest "$s" 0 "$3") == "$(digest "$d" "$4" "$3")" ]]; then eq=equal; else eq=DIFFERENT; fi
+  echo "  $off of $3 bytes offloaded in $ms ms; sha256 of source and destination ranges: $eq"
+  echo "  on the wire: $w bytes through this VM's interface, $aw through the array's"
+  echo "  the array's records: $(NVME_TRACE=$ARRAY_TRACE trace_copies "$am") NVMe Copy commands (its QEMU trace), $(LIO_ON_ARRAY=1 lio_xcopies) EXTENDED COPY (its LIO tracepoints)"
+}
+if array_present; then
+  net_copy iscsi-a iscsi-b $((64 << 20)) $((128 << 20))
+  net_copy iscsi-a iscsi-b $((64 << 20)) $((128 << 20)) --no-offload
+  net_copy nvmf-a nvmf-a $((64 << 20)) $((512 << 20))
+  net_copy nvmf-a nvmf-a $((64 << 20)) $((512 << 20)) --no-offload
+else
+  echo "(no array VM)"
+fi
+
 printf '\n$ blkcopy stats\n'
 blkcopy stats
 printf '\n$ cat /sys/kernel/debug/blkcopy_nvme/namespaces\n'
