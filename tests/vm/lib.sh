@@ -235,31 +235,49 @@ wire_copy() {  # <src> <dst> <src off> <dst off> <len> [blkcopy flags]
   w1=$(wire_bytes) a1=$(array_wire_bytes)
   echo "$(json_field "$out" bytes_offloaded) $((w1 - w0)) $((a1 - a0)) $(((t1 - t0) / 1000))"
 }
+# An offloaded copy over the network, checked: fresh source bytes, the
+# devices' records (expect_offloaded), only commands on the wire (64 KiB
+# per GiB copied, at least 16 KiB: a copy's fixed share, and the
+# initiator's NOP-Outs), the bytes. Sets WIRE_W and WIRE_AW (bytes through
+# the test VM's and the array's interface) and WIRE_MS (the copy's time).
+wire_offloaded() {  # <src> <dst> <src off> <dst off> <len>
+  local off lim
+  fill_random "$1" "$3" "$5"
+  evidence_begin "$1" "$2"
+  read -r off WIRE_W WIRE_AW WIRE_MS <<< "$(wire_copy "$@")"
+  ((off == $5)) || fail "$1 -> $2 $5: $off bytes offloaded"
+  expect_offloaded "$1" "$3" "$2" "$4" "$5"
+  lim=$(( $5 / 16384 > 16384 ? $5 / 16384 : 16384 ))
+  ((WIRE_W <= lim && WIRE_AW <= lim)) || fail "$1 -> $2 $5 offloaded: $WIRE_W / $WIRE_AW bytes on the wire (at most $lim)"
+  assert_same "$1" "$3" "$2" "$4" "$5"
+}
+# The same copy forced through the host, checked: the data crosses the
+# link twice, through both interfaces. Sets WIRE_W, WIRE_AW, WIRE_MS.
+wire_host() {  # <src> <dst> <src off> <dst off> <len>
+  local off
+  fill_random "$1" "$3" "$5"
+  evidence_begin "$1" "$2"
+  read -r off WIRE_W WIRE_AW WIRE_MS <<< "$(wire_copy "$@" --no-offload)"
+  ((off == 0)) || fail "$1 -> $2 $5 --no-offload: $off bytes offloaded"
+  expect_not_offloaded
+  ((WIRE_W >= 2 * $5 && WIRE_AW >= 2 * $5)) || fail "a host copy of $5 bytes moved $WIRE_W / $WIRE_AW bytes on the wire"
+  assert_same "$1" "$3" "$2" "$4" "$5"
+}
 # The link shaped to <rate> (array_shape; <bits/s> the same in bits per
-# second): a copy of <len> offloaded, with only commands on the wire, and
-# <host len> of it forced through the host, which must take at least the
+# second): a copy of <len> offloaded (wire_offloaded), and <host len> of it
+# forced through the host (wire_host), which must also take at least the
 # time its bytes need on the shaped link (each way carries them once: the
 # shaping holds). Notes both times. The link is unshaped after.
 shaped_copies() {  # <rate> <bits/s> <src> <dst> <src off> <dst off> <len> <host len>
-  local rate=$1 bps=$2 s=$3 d=$4 so=$5 dof=$6 len=$7 hlen=$8 off w aw ms hw haw hms lim min
+  local rate=$1 bps=$2 len=$7 hlen=$8 w aw ms min
   array_shape "$rate"
-  fill_random "$s" "$so" "$len"
-  evidence_begin "$s" "$d"
-  read -r off w aw ms <<< "$(wire_copy "$s" "$d" "$so" "$dof" "$len")"
-  ((off == len)) || fail "at $rate: $off of $len bytes offloaded"
-  expect_offloaded "$s" "$so" "$d" "$dof" "$len"
-  lim=$(( len / 16384 > 16384 ? len / 16384 : 16384 ))
-  ((w <= lim && aw <= lim)) || fail "at $rate: $len offloaded: $w / $aw bytes on the wire (at most $lim)"
-  assert_same "$s" "$so" "$d" "$dof" "$len"
-  evidence_begin "$s" "$d"
-  read -r off hw haw hms <<< "$(wire_copy "$s" "$d" "$so" "$dof" "$hlen" --no-offload)"
-  ((off == 0)) || fail "at $rate: --no-offload offloaded $off bytes"
-  expect_not_offloaded
-  assert_same "$s" "$so" "$d" "$dof" "$hlen"
+  wire_offloaded "$3" "$4" "$5" "$6" "$len"
+  w=$WIRE_W aw=$WIRE_AW ms=$WIRE_MS
+  wire_host "$3" "$4" "$5" "$6" "$hlen"
   min=$((hlen * 8 * 1000 / bps))
-  ((hms >= min)) || fail "at $rate: $hlen bytes through the host in $hms ms, less than the $min ms the shaped link needs"
+  ((WIRE_MS >= min)) || fail "at $rate: $hlen bytes through the host in $WIRE_MS ms, less than the $min ms the shaped link needs"
   array_shape none
-  note "at $rate: $((len >> 20)) MiB offloaded in $ms ms ($w / $aw bytes on the wire); $((hlen >> 20)) MiB through the host in $hms ms ($hw / $haw bytes)"
+  note "at $rate: $((len >> 20)) MiB offloaded in $ms ms ($w / $aw bytes on the wire); $((hlen >> 20)) MiB through the host in $WIRE_MS ms ($WIRE_W / $WIRE_AW bytes)"
 }
 # Is <disk> served by the array: an iSCSI disk, or an NVMe namespace (or
 # head) whose controller's transport is TCP?

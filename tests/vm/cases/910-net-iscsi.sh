@@ -24,29 +24,13 @@ M=$((1 << 20))
 for spec in "$a $a 0 $((128 * M)) $M" "$a $b $((16 * M)) $((96 * M)) $((32 * M))"; do
   read -r s d so dof lens <<< "$spec"
   for len in $lens; do
-    fill_random "$s" "$so" "$len"
-    evidence_begin "$s" "$d"
-    read -r off w aw _ <<< "$(wire_copy "$s" "$d" "$so" "$dof" "$len")"
-    ((off == len)) || fail "$s -> $d $len: $off bytes offloaded"
-    expect_offloaded "$s" "$so" "$d" "$dof" "$len"
-    # Commands and their parameter lists only: 64 KiB per GiB copied (at
-    # least 16 KiB: a copy's fixed share, and the initiator's NOP-Outs).
-    lim=$(( len / 16384 > 16384 ? len / 16384 : 16384 ))
-    ((w <= lim && aw <= lim)) || fail "$s -> $d $len offloaded: $w / $aw bytes on the wire (at most $lim)"
-    assert_same "$s" "$so" "$d" "$dof" "$len"
-    note "$(basename "$s") -> $(basename "$d") $((len / M)) MiB offloaded: $w bytes through the test VM's interface, $aw through the array's"
+    wire_offloaded "$s" "$d" "$so" "$dof" "$len"
+    note "$(basename "$s") -> $(basename "$d") $((len / M)) MiB offloaded: $WIRE_W bytes through the test VM's interface, $WIRE_AW through the array's"
   done
 done
 # Forced through the host: the data crosses the link twice.
-len=$((32 * M))
-fill_random "$a" 0 "$len"
-evidence_begin "$a" "$b"
-read -r off w aw _ <<< "$(wire_copy "$a" "$b" 0 $((160 * M)) "$len" --no-offload)"
-((off == 0)) || fail "--no-offload offloaded $off bytes"
-expect_not_offloaded
-((w >= 2 * len && aw >= 2 * len)) || fail "a host copy of $len bytes moved $w / $aw bytes on the wire"
-assert_same "$a" 0 "$b" $((160 * M)) "$len"
-note "iscsi-a -> iscsi-b 32 MiB through the host: $w / $aw bytes on the wire"
+wire_host "$a" "$b" 0 $((160 * M)) $((32 * M))
+note "iscsi-a -> iscsi-b 32 MiB through the host: $WIRE_W / $WIRE_AW bytes on the wire"
 # No copy between different block sizes, or between the array's LU and a
 # local one (no copy manager reaches both): through the host, counted.
 for d in "$k" "$l"; do

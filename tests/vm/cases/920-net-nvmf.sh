@@ -18,25 +18,11 @@ j=$(blkcopy info "$n" --json)
 grep_q '"provider":"nvme"' <<< "$j" || fail "$n not claimed: $j"
 M=$((1 << 20))
 for len in 4096 $M $((64 * M)); do
-  fill_random "$n" 0 "$len"
-  evidence_begin "$n"
-  read -r off w aw _ <<< "$(wire_copy "$n" "$n" 0 $((512 * M)) "$len")"
-  ((off == len)) || fail "$len: $off bytes offloaded"
-  expect_offloaded "$n" 0 "$n" $((512 * M)) "$len"
-  lim=$(( len / 16384 > 16384 ? len / 16384 : 16384 ))
-  ((w <= lim && aw <= lim)) || fail "$len offloaded: $w / $aw bytes on the wire (at most $lim)"
-  assert_same "$n" 0 "$n" $((512 * M)) "$len"
-  note "$((len / 1024)) KiB offloaded over NVMe/TCP: $w bytes through the test VM's interface, $aw through the array's"
+  wire_offloaded "$n" "$n" 0 $((512 * M)) "$len"
+  note "$((len / 1024)) KiB offloaded over NVMe/TCP: $WIRE_W bytes through the test VM's interface, $WIRE_AW through the array's"
 done
-len=$((32 * M))
-fill_random "$n" 0 "$len"
-evidence_begin "$n"
-read -r off w aw _ <<< "$(wire_copy "$n" "$n" 0 $((768 * M)) "$len" --no-offload)"
-((off == 0)) || fail "--no-offload offloaded $off bytes"
-expect_not_offloaded
-((w >= 2 * len && aw >= 2 * len)) || fail "a host copy of $len bytes moved $w / $aw bytes on the wire"
-assert_same "$n" 0 "$n" $((768 * M)) "$len"
-note "32 MiB through the host: $w / $aw bytes on the wire"
+wire_host "$n" "$n" 0 $((768 * M)) $((32 * M))
+note "32 MiB through the host: $WIRE_W / $WIRE_AW bytes on the wire"
 # The link shaped to 100 Mbit/s inside the array: offload moves commands
 # only, the host copy is held to the link's rate.
 shaped_copies 100mbit 100000000 "$n" "$n" 0 $((512 * M)) $((64 * M)) $((16 * M))
