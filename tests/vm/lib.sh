@@ -174,6 +174,13 @@ qmp_ok() {
   reply=$(grep -E '^\{"(return|error)"' <<< "$out" | sed -n 2p)
   [[ $reply == '{"return"'* ]] || fail "qmp $1: ${reply:-no reply}"
 }
+# Sets the limits of QEMU throttle group <group> (its -object id: the test
+# VM's hp-throttle, mp-throttle; with QMP_DIR=$ARRAY_QMP the array's) to
+# <limits>, the members of a ThrottleLimits object ('"bps-total":4194304');
+# none lifts them.
+throttle_group() {  # <group> [<limits>]
+  qmp_ok "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects/$1\",\"property\":\"limits\",\"value\":{${2:-}}}}"
+}
 # The storage array VM (scripts/vm.sh with BLKCOPY_ARRAY=1; tests/vm/array-init):
 # a shell command run there, through the shared run directory. Prints its
 # output; returns its status.

@@ -9,8 +9,7 @@
 # tracepoints show the LIO copies offloaded. All bytes are compared.
 load_nvme_provider
 load_scsi_provider
-throttle() { qmp_ok "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects/hp-throttle\",\"property\":\"limits\",\"value\":{$1}}}"; }
-trap 'throttle ""; [[ -n ${slow:-} ]] && { wait "$slow" || true; }; unload_providers' EXIT
+trap 'throttle_group hp-throttle; [[ -n ${slow:-} ]] && { wait "$slow" || true; }; unload_providers' EXIT
 MB=$((1 << 20))
 hp=$(role nvme-hp) la=$(role lio-a) lb=$(role lio-b)
 nsid=$(cat "$(sysblk "$hp")/nsid")
@@ -30,7 +29,7 @@ base=0
 for i in 1 2 3; do t=$(lio_copy); ((t > base)) && base=$t; done
 note "LIO copy alone: at most ${base} us"
 
-throttle '"bps-total":4194304'
+throttle_group hp-throttle '"bps-total":4194304'
 m0=$(trace_mark)
 blkcopy copy "$hp" "$hp" --src-offset 0 --dst-offset $((128 * MB)) --length $((64 * MB)) --json > /tmp/slow.json 2>&1 &
 slow=$!
@@ -52,7 +51,7 @@ kill -0 "$slow" 2>/dev/null || fail "the slow copy ended before the LIO copies d
 (( $(lio_xcopies) >= 3 )) || fail "LIO saw $(lio_xcopies) EXTENDED COPY commands, want 3"
 note "LIO copy next to the slow device: at most ${worst} us; NVMe Copy commands in flight before $before, after $after"
 ((worst <= 3 * base + 2000000)) || fail "LIO copies stalled behind the slow device: ${worst} us against ${base} us alone"
-throttle ""
+throttle_group hp-throttle
 wait "$slow" || fail "slow copy: $(cat /tmp/slow.json)"
 slow=
 [[ $(json_field "$(cat /tmp/slow.json)" bytes_offloaded) == $((64 * MB)) ]] || fail "slow copy not offloaded: $(cat /tmp/slow.json)"

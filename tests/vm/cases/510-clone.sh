@@ -134,9 +134,8 @@ hp=$(role nvme-hp)
 volume cl-ps "0 $((16 * M)) blkcopy-linear $hp 0"
 volume cl-pd "0 $((16 * M)) blkcopy-linear $hp $((64 * M))"
 fill_random /dev/mapper/cl-ps 0 $((16 << 20))
-unthrottle() { qmp_ok '{"execute":"qom-set","arguments":{"path":"/objects/hp-throttle","property":"limits","value":{}}}'; }
-trap 'unthrottle; remove_volumes; rmmod blkcopy_clone 2>/dev/null || true; unload_providers' EXIT
-qmp_ok '{"execute":"qom-set","arguments":{"path":"/objects/hp-throttle","property":"limits","value":{"bps-total":1048576}}}'
+trap 'throttle_group hp-throttle; remove_volumes; rmmod blkcopy_clone 2>/dev/null || true; unload_providers' EXIT
+throttle_group hp-throttle '"bps-total":1048576'
 m0=$(trace_mark)
 volume cl-pr "0 $((16 * M)) blkcopy-clone /dev/mapper/cl-ps /dev/mapper/cl-pd $R 2 hydration_threshold 8"
 for ((i = 0; i < 300; i++)); do (( $(trace_copies "$m0") > 0 )) && break; sleep 0.1; done
@@ -144,7 +143,7 @@ at=$(qmp_mark '{"execute":"query-status"}')
 inflight=$(nvme_inflight_at "$m0" "$at")
 [[ -n $inflight ]] || fail "no hydration Copy was in flight when the removal began (trace from line $m0 to $at)"
 timeout 120 dmsetup remove cl-pr || fail "remove during hydration"
-unthrottle
+throttle_group hp-throttle
 note "removal began with Copy commands $(echo $inflight) in flight; they ended: $(nvme_ending_after "$at" $inflight | tr '\n' ' ')"
 assert_pool_drained
 

@@ -14,8 +14,7 @@
 load_linear_target
 load_nvme_provider
 load_scsi_provider
-throttle() { qmp_ok "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects/hp-throttle\",\"property\":\"limits\",\"value\":{$1}}}"; }
-trap 'touch /tmp/rm-n.stop /tmp/rm-l.stop; wait || true; throttle ""; remove_volumes; unload_providers' EXIT
+trap 'touch /tmp/rm-n.stop /tmp/rm-l.stop; wait || true; throttle_group hp-throttle; remove_volumes; unload_providers' EXIT
 M=2048 MB=$((1 << 20))
 hp=$(role nvme-hp)
 volume bl-rm "0 $((256 * M)) blkcopy-linear $hp 0"
@@ -23,7 +22,7 @@ v=/dev/mapper/bl-rm la=$(role lio-a)
 fill_random "$v" 0 $((64 * MB))
 fill_random "$la" $((100 * MB)) $((64 * MB))
 nsid=$(cat "$(sysblk "$hp")/nsid")
-throttle '"bps-total":33554432'
+throttle_group hp-throttle '"bps-total":33554432'
 evidence_begin "$v" "$la"
 copy_loop /tmp/rm-n.log /tmp/rm-n.stop "$v" "$v" $((32 * MB)) $((128 * MB)) 0 $((32 * MB)); nvme_loop=$COPIER
 copy_loop /tmp/rm-l.log /tmp/rm-l.stop "$la" "$la" $((32 * MB)) $((200 * MB)) $((100 * MB)) $((132 * MB)); lio_loop=$COPIER

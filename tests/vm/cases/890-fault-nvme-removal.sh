@@ -16,8 +16,7 @@
 unload_providers
 load_blkcopy
 insmod "$BLKCOPY_NVME_KO" max_copy_mib=4 || fail "insmod blkcopy_nvme max_copy_mib=4"
-throttle() { qmp_ok "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects/hp-throttle\",\"property\":\"limits\",\"value\":{$1}}}"; }
-trap 'throttle ""; wait || true; unload_providers' EXIT
+trap 'throttle_group hp-throttle; wait || true; unload_providers' EXIT
 h=$(role nvme-hp)
 M=$((1 << 20)) L=$((64 << 20)) D1=$((192 << 20)) D2=$((320 << 20))
 fill_random "$h" 0 $((2 * L))
@@ -35,7 +34,7 @@ expect_offloaded "$h" 0 "$h" "$D1" "$L"
 assert_same "$h" 0 "$h" "$D1" "$L"
 
 # The fault.
-throttle '"bps-total":8388608'
+throttle_group hp-throttle '"bps-total":8388608'
 m0=$(trace_mark)
 copy_bg /tmp/hp1 "$h" "$L" "$D1" "$L"
 copy_bg /tmp/hp2 "$h" 0 "$D2" "$L"
@@ -47,7 +46,7 @@ for ((i = 0; i < 300; i++)); do [[ -e /sys/class/block/$(basename "$h") ]] || br
 [[ -e /sys/class/block/$(basename "$h") ]] && fail "namespace still present 30 s after device_del"
 copy_bg_wait 130 /tmp/hp1 /tmp/hp2
 wait
-throttle ""
+throttle_group hp-throttle
 rc1=$(cat /tmp/hp1.rc) rc2=$(cat /tmp/hp2.rc)
 ((rc1 != 124 && rc2 != 124)) || fail "a copy hung: rc $rc1, $rc2"
 note "device_del began with $(echo "$inflight" | wc -l) Copy commands in flight (cids $(echo $inflight)); they ended: $(nvme_ending_after "$at" $inflight | tr '\n' ' ')"

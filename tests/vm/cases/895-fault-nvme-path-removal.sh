@@ -20,8 +20,7 @@ T=/sys/kernel/tracing
 [[ -d $T/events/nvme ]] || T=/sys/kernel/debug/tracing
 [[ -d $T/events/nvme ]] || fail "no nvme tracepoints"
 ntrace() { echo "$1" > "$T/events/nvme/nvme_setup_cmd/enable" && echo "$1" > "$T/events/nvme/nvme_complete_rq/enable"; }
-throttle() { qmp_ok "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects/mp-throttle\",\"property\":\"limits\",\"value\":{$1}}}"; }
-trap 'ntrace 0; throttle ""; wait || true; unload_providers' EXIT
+trap 'ntrace 0; throttle_group mp-throttle; wait || true; unload_providers' EXIT
 m=$(role nvme-mp)
 mn=$(basename "$m")
 # The head's paths (hidden disks nvmeXcYnZ): counted from the glob, which a
@@ -64,7 +63,7 @@ save_bytes "$m" $((D2 + L)) $((8 * M)) /tmp/mp-above
 echo > "$T/trace"
 ntrace 1
 echo "blkcopy-mark start" > "$T/trace_marker"
-throttle '"bps-total":8388608'
+throttle_group mp-throttle '"bps-total":8388608'
 m0=$(trace_mark)
 copy_bg /tmp/mp1 "$m" "$L" "$D1" "$L"
 copy_bg /tmp/mp2 "$m" 0 "$D2" "$L"
@@ -82,7 +81,7 @@ for ((i = 0; i < 300; i++)); do (($(paths) == 1)) && break; sleep 0.1; done
 echo "blkcopy-mark path gone" > "$T/trace_marker"
 copy_bg_wait 130 /tmp/mp1 /tmp/mp2
 wait
-throttle ""
+throttle_group mp-throttle
 ntrace 0
 rc1=$(cat /tmp/mp1.rc) rc2=$(cat /tmp/mp2.rc)
 ((rc1 != 124 && rc2 != 124)) || fail "a copy hung: rc $rc1, $rc2"

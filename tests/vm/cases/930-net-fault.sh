@@ -14,7 +14,18 @@
 #               iSCSI fails the session's commands 20 s after the
 #               connection is found dead (replacement_timeout), NVMe/TCP
 #               deletes the controller, and so the head, 20 s after it was
-#               lost (ctrl_loss_tmo; tests/vm/lib.sh net_setup).
+#               lost (ctrl_loss_tmo; tests/vm/lib.sh net_setup);
+#   port        the array's target ports removed, then added again once
+#               both initiators have seen their connection go (at least
+#               5 s): the NVMe/TCP port loses the subsystem (configfs
+#               unlink: nvmet deletes its controllers and, the port left
+#               without subsystems, stops listening), the iSCSI target
+#               portal group is disabled (its sessions are closed; LIO
+#               keeps the connection until the commands it runs have
+#               ended, so the initiator notices by its NOP-Out timeout, and
+#               the disable runs in the background on the array until the
+#               LUN is released). Seen here: 8 s, just past NVMe/TCP's
+#               ctrl_loss_tmo, so its copy may end with an error.
 # Proof from the array's side that each fault struck device commands in
 # flight: markers written into the array's LIO trace and its QEMU trace (a
 # monitor command) just before the fault and after it began (for the stop:
@@ -25,7 +36,9 @@
 # transports ride them out or recover), with right bytes; the long cut's
 # return an error (the test checks the transports did give up: the iSCSI
 # disk went transport-offline, the NVMe head went away) or succeed with
-# right bytes. Sources are never changed. After each fault the link and
+# right bytes; the port removal's either (the test checks that both
+# initiators saw their connection go: the iSCSI session failed, the NVMe
+# controller left the live state). Sources are never changed. After each fault the link and
 # the devices come back (iscsid logs in again; NVMe/TCP reconnects, or is
 # connected again after the long cut) and a retried copy on each is
 # offloaded (the array's records) and correct. The pool drains.
@@ -33,17 +46,24 @@ array_present || skip_machine "no storage array VM (the network cases run on the
 load_nvme_provider
 load_scsi_provider
 M=$((1 << 20))
-athrottle() {  # <throttle group> <limits>
-  QMP_DIR=$ARRAY_QMP qmp_ok "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects/$1\",\"property\":\"limits\",\"value\":{$2}}}"
-}
 link() {  # <QMP dir> on|off
   local up=true; [[ $2 == on ]] || up=false
   QMP_DIR=$1 qmp_ok "{\"execute\":\"set_link\",\"arguments\":{\"name\":\"n0\",\"up\":$up}}"
 }
-# Whatever a failed step left: the array running, both ends linked.
+# The array's target ports (tests/vm/array-init): the iSCSI target portal
+# group, the NVMe/TCP port's link to the subsystem.
+TPG=/sys/kernel/config/target/iscsi/$ISCSI_TARGET/tpgt_1
+NPORT=/sys/kernel/config/nvmet/ports/1/subsystems/$NVMF_NQN
+ports_add() {
+  array "[ -e $NPORT ] || ln -s /sys/kernel/config/nvmet/subsystems/$NVMF_NQN $NPORT
+    [ \$(cat $TPG/enable) = 1 ] || echo 1 > $TPG/enable"
+}
+# Whatever a failed step left: the array running, both ends linked, its
+# ports there.
 restore() {
   QMP_DIR=$ARRAY_QMP qmp '{"execute":"cont"}' > /dev/null || true
   array 'DM_DISABLE_UDEV=1 dmsetup resume --noudevsync lun-t' > /dev/null || true
+  ports_add > /dev/null || true
   for d in "$RUN/qmp" "$ARRAY_QMP"; do QMP_DIR=$d qmp '{"execute":"set_link","arguments":{"name":"n0","up":true}}' > /dev/null || true; done
 }
 trap 'restore; wait || true; unload_providers' EXIT
@@ -133,7 +153,7 @@ lun_release() { array 'DM_DISABLE_UDEV=1 dmsetup resume --noudevsync lun-t' || f
 start_copies() {
   A0=$(NVME_TRACE=$ARRAY_TRACE trace_mark)
   array ': > /sys/kernel/tracing/trace' || fail "array: LIO trace reset"
-  athrottle array-nvme-throttle '"bps-total":4194304'
+  QMP_DIR=$ARRAY_QMP throttle_group array-nvme-throttle '"bps-total":4194304'
   lun_hold
   copy_bg /tmp/f-n "$n" 0 "$NDST" "$NLEN"
   copy_bg /tmp/f-t "$t" 0 "$TDST" "$TLEN"
@@ -148,7 +168,7 @@ end_fault() {  # <fault> <may fail>
     [[ -z $(NVME_TRACE=$ARRAY_TRACE nvme_inflight_at "$A0" "$(NVME_TRACE=$ARRAY_TRACE trace_mark)") ]] && break
     sleep 0.1
   done
-  athrottle array-nvme-throttle ''
+  QMP_DIR=$ARRAY_QMP throttle_group array-nvme-throttle
   recovered
   outcome "$1" "$2"
   note "$1: the copies returned rc $RCS(NVMe, iSCSI) $((t1 - t0)) s after the fault ended; the devices were back $((SECONDS - t0)) s after"
@@ -193,4 +213,34 @@ struck cut-array "$a1" "$a2"
 ((offline)) || fail "cut-array: the iSCSI disk never went transport-offline in 40 s"
 ((gone)) || fail "cut-array: the NVMe head $n did not go away in 40 s"
 end_fault cut-array 1
+
+# The array's target ports removed, then added again.
+start_copies
+a1=$(array_mark port-1)
+p0=$SECONDS
+array "rm -f /tmp/tpg-off; (rm $NPORT; echo 0 > $TPG/enable; echo \$? > /tmp/tpg-off) > /dev/null 2>&1 &" || fail "array: remove the ports"
+# Both initiators see their connection go while the commands are in the
+# array: the NVMe controller leaves the live state, the iSCSI session
+# fails (its connection closed, or its NOP-Out ping unanswered).
+nctrl=$(ls -d "$(readlink -f "$(sysblk "$n")/device")"/nvme[0-9]* | head -n1)
+tsess=$(readlink -f "/sys/class/block/$tname/device"); tsess=$(ls -d "${tsess%/target*}"/iscsi_session/session* | head -n1)
+nseen= tseen=
+for ((i = 0; i < 200 && (${#nseen} == 0 || ${#tseen} == 0); i++)); do
+  st=$(cat "$nctrl/state" 2>/dev/null || echo gone)
+  [[ -z $nseen && $st != live ]] && nseen=$st
+  st=$(cat "$tsess/state" 2>/dev/null || echo gone)
+  [[ -z $tseen && $st != LOGGED_IN ]] && tseen=$st
+  sleep 0.1
+done
+a2=$(array_mark port-2)
+lun_release
+[[ -n $nseen ]] || fail "port: the NVMe controller $(basename "$nctrl") stayed live 20 s after its port lost the subsystem"
+[[ -n $tseen ]] || fail "port: the iSCSI session $(basename "$tsess") stayed logged in 20 s after its portal group was disabled"
+note "port: seen here $((SECONDS - p0)) s after the removal: NVMe controller $nseen, iSCSI session $tseen"
+for ((i = 0; i < 300; i++)); do array 'cat /tmp/tpg-off' > /dev/null 2>&1 && break; sleep 0.1; done
+[[ $(array 'cat /tmp/tpg-off' || true) == 0 ]] || fail "port: disabling the portal group did not finish within 30 s of releasing the LUN"
+while ((SECONDS - p0 < 5)); do sleep 0.2; done
+ports_add || fail "array: add the ports again"
+struck port "$a1" "$a2"
+end_fault port 1
 assert_pool_drained
