@@ -88,32 +88,149 @@ def fmt(x, nd=2):
     return "–" if x is None else f"{x:.{nd}f}"
 
 
-def device_table(w, copies, trace):
-    """(a) and (c) on NVMe split into the device's time and the rest, from
-    QEMU's trace: both send the same Copy commands, so the device's time is
-    the same work, and the rest is what the copy path adds."""
-    rows = []
-    for (kind, size, jobs, mode), r in sorted(copies.items()):
-        if kind != "nvme" or mode not in ("offload", "raw"):
-            continue
+def busy_table(w, runs, trace, intro, col, per_cmd_unit):
+    """Offload and raw runs, by (size, jobs or copies), split by QEMU's
+    time-stamped trace into the time the device had a Copy command and the
+    rest, per command in ms or µs (<per_cmd_unit>): both send the same Copy
+    commands, so the device's time is the same work, and the rest is what
+    the copy path adds."""
+    by = {}
+    for key, mode, r in runs:
         d = device_time(trace, r)
         if d:
-            rows.append(((size, jobs), mode, r["seconds"], d))
-    if not rows:
+            by.setdefault(key, {})[mode] = (r["seconds"], d)
+    if not by:
         return
-    w("\nTime in the device vs outside it (QEMU's time-stamped trace of the same runs; a Copy command is in the "
-      "device from its submission to its completion entry): **busy** = time with a Copy command in the device, "
-      "**outside** = the rest of the wall time (submission, completion, wake-ups, the next command), per command.\n")
-    w("| size | jobs | commands (a/c) | wall ms (a/c) | device busy ms (a/c) | outside µs per command (a/c) |")
+    scale, nd = (1e3, 2) if per_cmd_unit == "ms" else (1e6, 0)
+    w(intro)
+    w(f"| size | {col} | commands (a/c) | wall ms (a/c) | device busy ms (a/c) | outside {per_cmd_unit} per command (a/c) |")
     w("|---:|---:|---|---|---|---|")
-    by = {}
-    for key, mode, secs, d in rows:
-        by.setdefault(key, {})[mode] = (secs, d)
-    for (size, jobs), m in sorted(by.items()):
+    for (size, n), m in sorted(by.items()):
         a, c = m.get("offload"), m.get("raw")
         cell = lambda f: "/".join(f(x) if x else "–" for x in (a, c))
-        w(f"| {size_name(size)} | {jobs} | {cell(lambda x: str(x[1][0]))} | {cell(lambda x: f'{x[0] * 1e3:.1f}')} "
-          f"| {cell(lambda x: f'{x[1][1] * 1e3:.1f}')} | {cell(lambda x: f'{(x[0] - x[1][1]) / x[1][0] * 1e6:.0f}')} |")
+        w(f"| {size_name(size)} | {n} | {cell(lambda x: str(x[1][0]))} | {cell(lambda x: f'{x[0] * 1e3:.1f}')} "
+          f"| {cell(lambda x: f'{x[1][1] * 1e3:.1f}')} | {cell(lambda x: f'{(x[0] - x[1][1]) / x[1][0] * scale:.{nd}f}')} |")
+
+
+def device_table(w, copies, trace):
+    """(a) and (c) on NVMe split into the device's time and the rest."""
+    runs = [((size, jobs), mode, r) for (kind, size, jobs, mode), r in sorted(copies.items())
+            if kind == "nvme" and mode in ("offload", "raw")]
+    busy_table(w, runs, trace,
+               "\nTime in the device vs outside it (QEMU's time-stamped trace of the same runs; a Copy command is in the "
+               "device from its submission to its completion entry): **busy** = time with a Copy command in the device, "
+               "**outside** = the rest of the wall time (submission, completion, wake-ups, the next command), per command.\n",
+               "jobs", "µs")
+
+
+NET_FABRICS = {"net-iscsi": "iSCSI (LIO on the array, EXTENDED COPY across LUs)",
+               "net-nvmf": "NVMe/TCP (nvmet passthru on the array, NVMe Copy)"}
+NET_RATES = ["none", "100mbit", "10mbit"]
+RATE_NAME = {"none": "unshaped", "100mbit": "100 Mbit/s", "10mbit": "10 Mbit/s"}
+# An offloaded copy may move this much over the link per GiB copied.
+WIRE_PER_GIB = 64 << 10
+
+
+def net_points(rows):
+    """Network measurements by (fabric, rate, size, copies, mode): the
+    median repetition (by throughput), and the repetition counts."""
+    reps = {}
+    for r in rows:
+        reps.setdefault((r["kind"], r["rate"], r["size"], r["copies"], r["mode"]), []).append(r)
+    return {k: median(rs, "mib_per_s") for k, rs in reps.items()}, reps
+
+
+def net_device_table(w, pts, trace):
+    """NVMe/TCP offload and raw runs split, from the array's time-stamped
+    QEMU trace, into the time the array's device had a Copy command and the
+    rest (the initiator's path, the network, nvmet passthru)."""
+    runs = [((size, copies), mode, r) for (size, copies, mode), r in sorted(pts.items()) if mode in ("offload", "raw")]
+    busy_table(w, runs, trace,
+               "\nIn the array's device vs outside it (the array's QEMU trace, time-stamped; a Copy command is in the "
+               "device from its submission to its completion entry): **busy** = time with a Copy command in the device, "
+               "**outside** = the rest of the wall time, per command.\n",
+               "copies", "ms")
+
+
+def net_report(w, rows, head, trace=()):
+    """The network part: per fabric and link rate, every mode side by side,
+    the bytes on the wire (both ends) and the initiator's CPU per GiB, then
+    the network targets checked."""
+    pts, reps = net_points(rows)
+    w("<!-- network part: scripts/bench.sh --net -->")
+    w("## Storage network\n")
+    w(head + "\n")
+    w("Two VMs on one host: this initiator (2 vCPUs) and the array (1 vCPU, Debian's packaged 6.12 kernel, LIO "
+      "iSCSI fileio LUNs on tmpfs and nvmet passthru of a QEMU NVMe namespace), joined by a virtio-net link over "
+      "a QEMU stream socket on 127.0.0.1, shaped inside the array with tc (tbf out, policer in). Modes as above: "
+      "**(a) offload**, **(b) fallback**, **(c) raw** (EXTENDED COPY through SG_IO / NVMe Copy through the "
+      "passthrough ioctl on the multipath head), **(d) userspace**. copies = concurrent copies (one thread "
+      "each). wire = bytes through the initiator's interface (received + sent), per GiB copied for (a) and (c), per byte copied for (b) and (d); the "
+      "array's interface counter is in the JSON, and the wire targets below take the worse of the two ends. CPU = the "
+      f"initiator's busy CPU seconds per GiB. Each figure is the median (by throughput) of its point's repetitions "
+      f"({counts_text({len(v) for v in reps.values()})}; tests/vm/bench-net.sh says which points repeat); – = not measured at that point (a host "
+      "copy moves its bytes twice over the link: a 1 GiB host copy takes minutes).\n")
+    for fabric, fname in NET_FABRICS.items():
+        for rate in NET_RATES:
+            keys = sorted({(k[2], k[3]) for k in pts if k[0] == fabric and k[1] == rate})
+            if not keys:
+                continue
+            w(f"\n### {fname}, link {RATE_NAME[rate]}\n")
+            w("| size | copies | (a) MiB/s | (c) MiB/s | (b) MiB/s | (d) MiB/s | a/c | a/b | wire KiB per GiB (a/c) "
+              "| wire bytes per byte (b/d) | CPU s/GiB (a/c/b/d) | array: commands, most in flight (a/c) |")
+            w("|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|")
+            for size, copies in keys:
+                m = {mode: pts.get((fabric, rate, size, copies, mode)) for mode in ("offload", "raw", "fallback", "userspace")}
+                t = {k: (v["mib_per_s"] if v else None) for k, v in m.items()}
+                gib = size * copies / (1 << 30)
+                wire = "/".join(fmt(m[k]["wire_bytes"] / 1024 / gib, 0) if m[k] else "–" for k in ("offload", "raw"))
+                hwire = "/".join(fmt(m[k]["wire_bytes"] / (size * copies)) if m[k] else "–" for k in ("fallback", "userspace"))
+                cpu = "/".join(fmt(v["cpu_busy_s"] / gib) if v else "–" for v in m.values())
+                arr = "/".join(f"{m[k]['array_commands']}, {m[k]['array_max_inflight']}"
+                               if m[k] and "array_commands" in m[k] else "–" for k in ("offload", "raw"))
+                w(f"| {size_name(size)} | {copies} | {fmt(t['offload'], 1)} | {fmt(t['raw'], 1)} | {fmt(t['fallback'], 1)} "
+                  f"| {fmt(t['userspace'], 1)} | {fmt(ratio(t['offload'], t['raw']))} | {fmt(ratio(t['offload'], t['fallback']))} "
+                  f"| {wire} | {hwire} | {cpu} | {arr} |")
+            if fabric == "net-nvmf" and trace:
+                net_device_table(w, {(k[2], k[3], k[4]): v for k, v in pts.items() if k[0] == fabric and k[1] == rate}, trace)
+
+    w("\n### Network targets\n")
+    w("| target | where | measured | met |")
+    w("|---|---|---|---|")
+
+    def series(fabric, rate, num, den):
+        res = []
+        for (f, r, size, copies, mode), x in sorted(pts.items()):
+            if f == fabric and r == rate and mode == num and size >= 64 << 20:
+                y = pts.get((f, r, size, copies, den))
+                if y:
+                    res.append((f"{size_name(size)}×{copies}", ratio(x["mib_per_s"], y["mib_per_s"])))
+        return res
+
+    def check(name, where, vals, want):
+        vals = [(lbl, v) for lbl, v in vals if v is not None]
+        if not vals:
+            w(f"| {name} | {where} | not measured | – |")
+            return
+        detail = ", ".join(f"{lbl} {v:.2f}" for lbl, v in vals)
+        w(f"| {name} | {where} | {detail} | {'yes' if min(v for _, v in vals) >= want else '**no**'} |")
+
+    for fabric in NET_FABRICS:
+        short = fabric[len("net-"):]
+        for rate in NET_RATES:
+            check("(a) ≥ 0.9 × (c)", f"{short}, {RATE_NAME[rate]}", series(fabric, rate, "offload", "raw"), 0.9)
+        check("(a) ≥ 5 × (b)", f"{short}, unshaped", series(fabric, "none", "offload", "fallback"), 5.0)
+        check("(a) ≥ 10 × (b)", f"{short}, 100 Mbit/s", series(fabric, "100mbit", "offload", "fallback"), 10.0)
+        off = [r for r in rows if r["kind"] == fabric and r["mode"] == "offload"]
+        if off:
+            worst = max(max(r["wire_bytes"], r["array_wire_bytes"]) / (r["size"] * r["copies"] / (1 << 30)) for r in off)
+            w(f"| offload ≤ 64 KiB on the wire per GiB | {short}, every run ({len(off)}) | at most {worst / 1024:.1f} KiB/GiB "
+              f"| {'yes' if worst <= WIRE_PER_GIB else '**no**'} |")
+        host = [r for r in rows if r["kind"] == fabric and r["mode"] in ("fallback", "userspace")]
+        if host:
+            least = min(min(r["wire_bytes"], r["array_wire_bytes"]) / (r["size"] * r["copies"]) for r in host)
+            w(f"| host copy ≥ 2 × its size on the wire | {short}, every run ({len(host)}) | at least {least:.2f} × "
+              f"| {'yes' if least >= 2 else '**no**'} |")
 
 
 def main():
@@ -125,9 +242,20 @@ def main():
     ap.add_argument("--png")
     ap.add_argument("--notes")
     ap.add_argument("--trace", help="QEMU's time-stamped NVMe trace of the run")
+    ap.add_argument("--net", action="store_true", help="the network part (tests/vm/bench-net.sh's measurements)")
     a = ap.parse_args()
 
     rows = [json.loads(l) for l in open(a.jsonl) if l.strip()]
+    if a.net:
+        out = []
+        trace = open(a.trace).read().splitlines() if a.trace else []
+        net_report(out.append, rows, f"One run of `scripts/bench.sh --net` on {datetime.date.today().isoformat()}: "
+                   f"QEMU accelerator **{a.accel}**, {a.qemu}; {a.machine}. Every figure below was measured in that one "
+                   "boot of the two VMs, side by side; ratios compare measurements of the same run.", trace)
+        if a.notes:
+            out.append("\n" + open(a.notes).read().rstrip() + "\n")
+        print("\n".join(out))
+        return
     reps = {}     # (kind, size, jobs, mode) -> [row per repetition]
     bs_sweep = {}  # kind -> [(bs, mib/s)]
     hreps = {}    # (kind, target) -> [row per repetition]

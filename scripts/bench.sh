@@ -5,17 +5,53 @@
 # (scripts/bench-report.py, with Debian's python3 and its matplotlib):
 # markdown tables of ratios, and a PNG plot.
 #
-# Usage: scripts/bench.sh [--record]
-#   --record  also write the report to BENCHMARKS.md and the plot to
-#             Documentation/images/bench.png in the repository
+# Usage: scripts/bench.sh [--net] [--record]
+#   --net     the network part instead: the storage array VM next to the
+#             test VM, copies over iSCSI and NVMe/TCP at each link rate
+#             (tests/vm/bench-net.sh; about 30 minutes on 2 cores)
+#   --record  also write the report to BENCHMARKS.md (the network part to
+#             its section at the end, the local part to the rest) and the
+#             plot to Documentation/images/bench.png in the repository
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
-record=0; [[ ${1:-} == --record ]] && record=1
+record=0 net=0
+for a in "$@"; do
+  case $a in --record) record=1 ;; --net) net=1 ;; *) die "usage: scripts/bench.sh [--net] [--record]" ;; esac
+done
 scripts/setup-host.sh python3 python3-matplotlib
 kdir=$(scripts/build-kernel.sh)
 make -s KDIR="$kdir" modules
 build_guest_tools
+machine="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(nproc) CPUs on the host"
+# BENCHMARKS.md: the local part, then the network part from its marker on;
+# each recording replaces its own part.
+NET_MARK='<!-- network part: scripts/bench.sh --net -->'
+if ((net)); then
+  run=$(run_dir bench-net)
+  rm -rf "$run"; mkdir -p "$run"
+  log "benchmark VMs: the test VM and the storage array (1 GiB LUNs and a 2.3 GiB namespace)"
+  # The array's QEMU stamps its trace lines with the time: the report
+  # splits NVMe/TCP runs into the array's device time and the rest.
+  BLKCOPY_ARRAY=1 BLKCOPY_ARRAY_MEM=6G BLKCOPY_ARRAY_LUN_MIB=1024 BLKCOPY_ARRAY_NVME_SIZE=2304M \
+    BLKCOPY_ARRAY_QEMU_ARGS="-msg timestamp=on" \
+    scripts/vm.sh "$kdir" "$run" bench-net 5400 > "$run/vm.out" 2>&1 || { tail -n 30 "$run/vm.out"; die "benchmark VMs failed"; }
+  grep -E '^(==|  |# )' "$run/vm.out" || true
+  [[ -s $run/bench-net.jsonl ]] || { tail -n 30 "$run/vm.out"; die "no measurements (see $run/console.log)"; }
+  grep -q '^bench done' "$run/vm.out" || { tail -n 30 "$run/vm.out"; die "the benchmark did not finish (see $run/console.log)"; }
+  /usr/bin/python3 scripts/bench-report.py --net "$run/bench-net.jsonl" --accel "$(cat "$run/accel")" \
+    --machine "$machine, test VM: 2 vCPUs, 4 GiB, array: 1 vCPU, 6 GiB" --qemu "$(qemu-system-x86_64 --version | head -n1)" \
+    --trace "$run/array-trace.log" \
+    $( ((record)) && echo --notes Documentation/bench-net-notes.md) > "$run/bench-net.md"
+  cat "$run/bench-net.md"
+  log "report: $run/bench-net.md"
+  if ((record)); then
+    { awk -v m="$NET_MARK" '$0 == m { exit } { print }' BENCHMARKS.md; cat "$run/bench-net.md"; } > "$run/BENCHMARKS.md"
+    cp "$run/BENCHMARKS.md" BENCHMARKS.md
+    log "recorded in BENCHMARKS.md"
+  fi
+  exit 0
+fi
 run=$(run_dir bench)
 rm -rf "$run"; mkdir -p "$run"
 log "benchmark VM (TCG unless KVM is usable; 8 GiB: the LIO LUN lives in guest memory)"
@@ -26,15 +62,15 @@ BLKCOPY_QEMU_ARGS="-msg timestamp=on" BLKCOPY_TRACE_EVENTS=pci_nvme_enqueue_req_
 grep -E '^(==|  |# )' "$run/vm.out" || true
 [[ -s $run/bench.jsonl ]] || { tail -n 30 "$run/vm.out"; die "no measurements (see $run/console.log)"; }
 grep -q '^bench done' "$run/vm.out" || { tail -n 30 "$run/vm.out"; die "the benchmark did not finish (see $run/console.log)"; }
-machine="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(nproc) CPUs on the host, guest: 2 vCPUs, 8 GiB"
-/usr/bin/python3 scripts/bench-report.py "$run/bench.jsonl" --accel "$(cat "$run/accel")" --machine "$machine" \
+/usr/bin/python3 scripts/bench-report.py "$run/bench.jsonl" --accel "$(cat "$run/accel")" --machine "$machine, guest: 2 vCPUs, 8 GiB" \
   --qemu "$(qemu-system-x86_64 --version | head -n1)" --png "$run/bench.png" --trace "$run/nvme-trace.log" \
   $( ((record)) && echo --notes Documentation/bench-notes.md) > "$run/bench.md"
 cat "$run/bench.md"
 log "report: $run/bench.md, plot: $run/bench.png"
 if ((record)); then
   mkdir -p Documentation/images
-  cp "$run/bench.md" BENCHMARKS.md
+  { cat "$run/bench.md"; awk -v m="$NET_MARK" '$0 == m { print ""; p = 1 } p' BENCHMARKS.md; } > "$run/BENCHMARKS.md"
+  cp "$run/BENCHMARKS.md" BENCHMARKS.md
   [[ -f $run/bench.png ]] && cp "$run/bench.png" Documentation/images/bench.png
   log "recorded in BENCHMARKS.md"
 fi

@@ -17,12 +17,12 @@ br = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(br)
 
 
-def report(rows):
+def report(rows, *args):
     """The report bench-report.py prints for measurement rows `rows`."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
         f.write("".join(json.dumps(r) + "\n" for r in rows))
     try:
-        return subprocess.run([sys.executable, os.path.join(HERE, "bench-report.py"), f.name],
+        return subprocess.run([sys.executable, os.path.join(HERE, "bench-report.py"), f.name, *args],
                               check=True, capture_output=True, text=True).stdout
     finally:
         os.unlink(f.name)
@@ -101,6 +101,68 @@ class Report(unittest.TestCase):
         self.assertIn("the median of 3 hydrations", out)
         # dm-clone 3.0 s, blkcopy-clone 0.6 s: e = 5.00.
         self.assertIn("| nvme | 3.00 | 0.60 | 5.00 |", out)
+
+
+class NetReport(unittest.TestCase):
+    def row(self, mode, rate, rep, mib, wire, awire=None, size=64 << 20, copies=1):
+        return {"kind": "net-nvmf", "rate": rate, "mode": mode, "rep": rep, "size": size, "copies": copies,
+                "jobs": copies, "seconds": size * copies / (1 << 20) / mib, "mib_per_s": mib, "cpu_busy_s": 0.25,
+                "wire_bytes": wire, "array_wire_bytes": wire if awire is None else awire, "host_read_bytes": 0,
+                "host_written_bytes": 0, "pool_max_pages": 0}
+
+    def test_medians_ratios_and_targets(self):
+        rows = [self.row("offload", "none", 0, 300.0, 1000), self.row("offload", "none", 1, 100.0, 1200),
+                self.row("offload", "none", 2, 200.0, 1100), self.row("nvme-raw", "none", 0, 210.0, 900),
+                self.row("fallback", "none", 0, 10.0, 140 << 20), self.row("userspace", "none", 0, 9.0, 141 << 20),
+                self.row("offload", "100mbit", 0, 150.0, 1000), self.row("fallback", "100mbit", 0, 16.0, 140 << 20)]
+        rows[3]["mode"] = "raw"
+        out = report(rows, "--net")
+        line = next(l for l in out.splitlines() if l.startswith("| 64 MiB | 1 |"))
+        cells = [c.strip() for c in line.split("|")]
+        # (a) 200 (median of 300, 100, 200), (c) 210, (b) 10, (d) 9;
+        # a/c 0.95, a/b 20.00; wire per GiB: 1100 B x 16 = 17 KiB and
+        # 900 B x 16 = 14 KiB; host 140 MiB / 64 MiB = 2.19, 141 / 64 = 2.20.
+        self.assertEqual(cells[3:9], ["200.0", "210.0", "10.0", "9.0", "0.95", "20.00"])
+        self.assertEqual(cells[9:11], ["17/14", "2.19/2.20"])
+        self.assertIn("| (a) ≥ 0.9 × (c) | nvmf, unshaped | 64 MiB×1 0.95 | yes |", out)
+        self.assertIn("| (a) ≥ 5 × (b) | nvmf, unshaped | 64 MiB×1 20.00 | yes |", out)
+        # 150 / 16 = 9.38 < 10.
+        self.assertIn("| (a) ≥ 10 × (b) | nvmf, 100 Mbit/s | 64 MiB×1 9.38 | **no** |", out)
+        self.assertIn("| (a) ≥ 0.9 × (c) | nvmf, 10 Mbit/s | not measured | – |", out)
+        # Offload wire: at most 1200 B per 64 MiB = 18.75 KiB/GiB; host at least 140 MiB / 64 MiB.
+        self.assertIn("at most 18.8 KiB/GiB | yes |", out)
+        self.assertIn("at least 2.19 × | yes |", out)
+
+    def test_array_commands_and_device_time(self):
+        off = self.row("offload", "none", 0, 640.0, 1000)   # 64 MiB in 0.1 s
+        off.update(array_commands=2, array_max_inflight=1, trace_from=0, trace_to=4)
+        raw = self.row("raw", "none", 0, 1280.0, 900)       # 0.05 s
+        raw.update(array_commands=2, array_max_inflight=2, trace_from=4, trace_to=8)
+        trace = [stamp(1.00, "pci_nvme_copy cid 1 nsid 1 nr 1 format 0x0"),
+                 stamp(1.02, "pci_nvme_enqueue_req_completion cid 1 cqid 1 dw0 0x0 dw1 0x0 status 0x0"),
+                 stamp(1.05, "pci_nvme_copy cid 2 nsid 1 nr 1 format 0x0"),
+                 stamp(1.07, "pci_nvme_enqueue_req_completion cid 2 cqid 1 dw0 0x0 dw1 0x0 status 0x0"),
+                 stamp(2.00, "pci_nvme_copy cid 3 nsid 1 nr 1 format 0x0"),
+                 stamp(2.00, "pci_nvme_copy cid 4 nsid 1 nr 1 format 0x0"),
+                 stamp(2.03, "pci_nvme_enqueue_req_completion cid 3 cqid 1 dw0 0x0 dw1 0x0 status 0x0"),
+                 stamp(2.04, "pci_nvme_enqueue_req_completion cid 4 cqid 1 dw0 0x0 dw1 0x0 status 0x0")]
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
+            f.write("\n".join(trace) + "\n")
+        try:
+            out = report([off, raw], "--net", "--trace", f.name)
+        finally:
+            os.unlink(f.name)
+        line = next(l for l in out.splitlines() if l.startswith("| 64 MiB | 1 | 640.0"))
+        self.assertEqual(line.split("|")[-2].strip(), "2, 1/2, 2")
+        # offload: 100 ms wall, 40 ms busy, 30 ms outside per command;
+        # raw: 50 ms wall, 40 ms busy, 5 ms outside per command.
+        self.assertIn("| 64 MiB | 1 | 2/2 | 100.0/50.0 | 40.0/40.0 | 30.00/5.00 |", out)
+
+    def test_wire_limits_fail(self):
+        rows = [self.row("offload", "none", 0, 100.0, 1000, awire=8192), self.row("fallback", "none", 0, 10.0, 100 << 20)]
+        out = report(rows, "--net")
+        self.assertIn("at most 128.0 KiB/GiB | **no** |", out)
+        self.assertIn("at least 1.56 × | **no** |", out)
 
 
 if __name__ == "__main__":

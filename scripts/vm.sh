@@ -93,6 +93,8 @@ printf '%s\n' 'pci_nvme_copy*' 'pci_nvme_err_copy*' pci_nvme_enqueue_req_complet
 for e in ${BLKCOPY_TRACE_EVENTS:-}; do echo "$e" >> "$run/trace-events"; done
 # shellcheck disable=SC2206
 extra=(${BLKCOPY_QEMU_ARGS:-})
+# shellcheck disable=SC2206
+array_extra=(${BLKCOPY_ARRAY_QEMU_ARGS:-})  # the same for the array's QEMU
 
 initrd=$run/initramfs.cpio
 # Extra guest binaries (the project's userspace tools) come from $GUEST_BINS.
@@ -142,7 +144,9 @@ trap stop_helpers EXIT
 net=(-nic none) append=
 if [[ ${BLKCOPY_ARRAY:-0} == 1 ]]; then
   vmlinuz=$("$REPO_ROOT/scripts/build-array.sh" "$run/array.cpio")
-  img array-nvme 1G
+  # The benchmark's network part asks for bigger disks (1 GiB copies):
+  # BLKCOPY_ARRAY_LUN_MIB for iscsi-a/iscsi-b, in the array's memory.
+  img array-nvme "${BLKCOPY_ARRAY_NVME_SIZE:-1G}"
   img array-lun 128M
   # -blockdev throttle nodes: a -drive joins its throttling.group only
   # when it has limits of its own.
@@ -156,17 +160,17 @@ if [[ ${BLKCOPY_ARRAY:-0} == 1 ]]; then
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   rm -rf "$run/array"; rm -f "$run"/array-{console,trace}.log "$run/array-qmp.sock"
   printf '%s\n' 'pci_nvme_copy*' 'pci_nvme_err_copy*' pci_nvme_enqueue_req_completion 'qmp_enter_*' > "$run/array-trace-events"
-  qemu-system-x86_64 -machine q35 "${accel[@]}" -smp 1 -m 2G -display none -no-reboot -monitor none \
+  qemu-system-x86_64 -machine q35 "${accel[@]}" -smp 1 -m "${BLKCOPY_ARRAY_MEM:-2G}" -display none -no-reboot -monitor none \
     -serial "file:$run/array-console.log" \
     -qmp "unix:$run/array-qmp.sock,server=on,wait=off" \
-    -kernel "$vmlinuz" -initrd "$run/array.cpio" -append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init" \
+    -kernel "$vmlinuz" -initrd "$run/array.cpio" -append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init blkcopy.lun_mib=${BLKCOPY_ARRAY_LUN_MIB:-256}" \
     -virtfs "local,path=$run,mount_tag=blkcopy_run,security_model=none" \
     -device nvme,serial=blkcopy-array-nvme,id=anvme \
     "${adisks[@]}" -device virtio-blk-pci,drive=array-lun \
     -device "nvme-ns,drive=array-nvme,bus=anvme,nsid=1,mssrl=16384,mcl=65536,msrc=127" \
     -netdev "stream,id=n0,server=on,addr.type=inet,addr.host=127.0.0.1,addr.port=$port" \
     -device virtio-net-pci,netdev=n0,mac=52:54:00:b1:c0:01 \
-    -trace "events=$run/array-trace-events,file=$run/array-trace.log" </dev/null &
+    -trace "events=$run/array-trace-events,file=$run/array-trace.log" "${array_extra[@]}" </dev/null &
   array_pid=$!
   qmp_agent "$run/array-qmp" "$run/array-qmp.sock" & array_agent=$!
   for ((i = 0; i < 100; i++)); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done

@@ -83,4 +83,9 @@ s=$(vp 'ok 1\nerror 8 rc=1\n')
 if [[ $s == $'went-on\nrc 0' ]]; then echo "PASS harness:verify-pending-none"; pass=$((pass + 1)); else echo "FAIL harness:verify-pending-none ($s)"; failn=$((failn + 1)); fi
 s=$(vp 'ok 1\npending 3 12288\n')
 if [[ $s == $'compared /dev/a 12288 /dev/b 8192 4096\nwent-on\nrc 0' ]]; then echo "PASS harness:verify-pending-one"; pass=$((pass + 1)); else echo "FAIL harness:verify-pending-one ($s)"; failn=$((failn + 1)); fi
+# lib.sh's bench_turns: every mode once per repetition, the order rotating.
+s=$(bash -c 'source tests/vm/lib.sh; run() { echo "$1.$2.$3" >> "$0.order"; echo 1$3; }
+  bench_turns 3 lbl "run x" a b c; cat "$0.order"; rm -f "$0.order"' "$(mktemp -u)" 2>&1)
+want=$'  lbl a: MiB/s 10 11 12 \n  lbl b: MiB/s 10 11 12 \n  lbl c: MiB/s 10 11 12 \nx.a.0\nx.b.0\nx.c.0\nx.b.1\nx.c.1\nx.a.1\nx.c.2\nx.a.2\nx.b.2'
+if [[ $s == "$want" ]]; then echo "PASS harness:bench-turns"; pass=$((pass + 1)); else echo "FAIL harness:bench-turns ($s)"; failn=$((failn + 1)); fi
 ((failn == 0))

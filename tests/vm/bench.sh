@@ -68,8 +68,8 @@ settle() {
 # record where they start and end in QEMU's trace of the device
 # (scripts/vm.sh stamps its lines for the benchmark), so that the report can
 # tell the device's time from the time spent outside it.
-measure() {  # kind dev mode size copies jobs rep
-  local kind=$1 dev=$2 mode=$3 size=$4 copies=$5 jobs=$6 rep=$7 out m0 m1 tr=
+measure() {  # kind dev size copies jobs mode rep
+  local kind=$1 dev=$2 size=$3 copies=$4 jobs=$5 mode=$6 rep=$7 out m0 m1 tr=
   settle
   m0=$(trace_lines)
   pool_peak_reset
@@ -86,26 +86,12 @@ measure() {  # kind dev mode size copies jobs rep
 
 # Every mode at one size and concurrency, repeated (three times; five
 # from 64 MiB up, where a measurement is a few copies and one host-side
-# stall would decide it), the modes taking turns within each repetition, so
-# that a slow phase of the host (its writeback of QEMU's image files, the
-# device models sharing its two CPUs) falls on all of them alike. The
-# order rotates from one repetition to the next: the first run after a
-# change of size or device was measured slower, whichever mode it was.
+# stall would decide it), taking turns (bench_turns).
 bench() {  # kind dev size copies jobs modes...
-  local kind=$1 dev=$2 size=$3 copies=$4 jobs=$5 reps=3 r i mode
+  local kind=$1 dev=$2 size=$3 copies=$4 jobs=$5 reps=3
   shift 5
-  local -a modes=("$@")
-  local -A rates=()
   ((size >= 64 * MIB)) && reps=5
-  for ((r = 0; r < reps; r++)); do
-    for ((i = 0; i < ${#modes[@]}; i++)); do
-      mode=${modes[(i + r) % ${#modes[@]}]}
-      rates[$mode]+="$(measure "$kind" "$dev" "$mode" "$size" "$copies" "$jobs" "$r") "
-    done
-  done
-  for mode in "$@"; do
-    echo "  $kind $mode size=$size copies=$copies jobs=$jobs: MiB/s ${rates[$mode]}"
-  done
+  bench_turns "$reps" "$kind size=$size copies=$copies jobs=$jobs" "measure $kind $dev $size $copies $jobs" "$@"
 }
 
 # copies per measurement: enough for a steady figure, within the 1 GiB area.

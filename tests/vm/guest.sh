@@ -6,6 +6,7 @@
 #                    "N passed, N failed, N skipped"
 #   demo             the README demo (tests/vm/demo.sh)
 #   bench            the benchmark (tests/vm/bench.sh)
+#   bench-net        its network part (tests/vm/bench-net.sh)
 set -u
 cd /host/src || exit 1
 . tests/vm/lib.sh
@@ -116,5 +117,6 @@ case $entry in
   tests:*) run_tests "${entry#tests:}" ;;
   demo) bash tests/vm/demo.sh ;;
   bench) bash tests/vm/bench.sh ;;
+  bench-net) bash tests/vm/bench-net.sh ;;
   *) echo "unknown entry $entry"; exit 2 ;;
 esac

@@ -936,6 +936,27 @@ POOL=/sys/kernel/debug/blkcopy/pool
 pool_field() { grep -o "$1=[0-9]*" "$POOL" | cut -d= -f2; }
 # Restarts the pool's pages_peak from what is in use now.
 pool_peak_reset() { echo 0 > "$POOL" || fail "reset $POOL"; }
+# The benchmark's turns: runs <measure...> <mode> <rep> for each of
+# <modes>, <reps> times, the modes taking turns within each repetition in
+# an order that rotates from one repetition to the next (a slow phase of
+# the host falls on all of them alike; the first run after a change was
+# measured slower, whichever mode it was). <measure> prints one run's
+# MiB/s; prints "  <label> <mode>: MiB/s <each run's>" per mode.
+bench_turns() {  # <reps> <label> <measure command> <modes...>
+  local reps=$1 label=$2 r i mode
+  local -a cmd modes
+  read -r -a cmd <<< "$3"
+  shift 3
+  modes=("$@")
+  local -A rates=()
+  for ((r = 0; r < reps; r++)); do
+    for ((i = 0; i < ${#modes[@]}; i++)); do
+      mode=${modes[(i + r) % ${#modes[@]}]}
+      rates[$mode]+="$("${cmd[@]}" "$mode" "$r") "
+    done
+  done
+  for mode in "${modes[@]}"; do echo "  $label $mode: MiB/s ${rates[$mode]}"; done
+}
 # Within 5 s no copy job is left and the fallback's buffers are all back.
 assert_pool_drained() {
   local i
