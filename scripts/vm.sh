@@ -145,7 +145,8 @@ net=(-nic none) append=
 if [[ ${BLKCOPY_ARRAY:-0} == 1 ]]; then
   vmlinuz=$("$REPO_ROOT/scripts/build-array.sh" "$run/array.cpio")
   # The benchmark's network part asks for bigger disks (1 GiB copies):
-  # BLKCOPY_ARRAY_LUN_MIB for iscsi-a/iscsi-b, in the array's memory.
+  # BLKCOPY_ARRAY_NVME_SIZE for this image, BLKCOPY_ARRAY_LUN_MIB for
+  # iscsi-a/iscsi-b (in the array's memory: BLKCOPY_ARRAY_MEM).
   img array-nvme "${BLKCOPY_ARRAY_NVME_SIZE:-1G}"
   img array-lun 128M
   # -blockdev throttle nodes: a -drive joins its throttling.group only

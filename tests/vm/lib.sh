@@ -242,20 +242,26 @@ wire_copy() {  # <src> <dst> <src off> <dst off> <len> [blkcopy flags]
   w1=$(wire_bytes) a1=$(array_wire_bytes)
   echo "$(json_field "$out" bytes_offloaded) $((w1 - w0)) $((a1 - a0)) $(((t1 - t0) / 1000))"
 }
+# <len> bytes copied by the devices moved only commands over the link:
+# <w> and <aw> bytes through the test VM's and the array's interface are
+# each at most 64 KiB per GiB copied, at least 16 KiB (a copy's fixed
+# share, and the initiator's NOP-Outs).
+expect_wire_commands() {  # <what> <len> <w> <aw>
+  local lim=$(( $2 / 16384 > 16384 ? $2 / 16384 : 16384 ))
+  (($3 <= lim && $4 <= lim)) || fail "$1 offloaded: $3 / $4 bytes on the wire (at most $lim)"
+}
 # An offloaded copy over the network, checked: fresh source bytes, the
-# devices' records (expect_offloaded), only commands on the wire (64 KiB
-# per GiB copied, at least 16 KiB: a copy's fixed share, and the
-# initiator's NOP-Outs), the bytes. Sets WIRE_W and WIRE_AW (bytes through
+# devices' records (expect_offloaded), only commands on the wire
+# (expect_wire_commands), the bytes. Sets WIRE_W and WIRE_AW (bytes through
 # the test VM's and the array's interface) and WIRE_MS (the copy's time).
 wire_offloaded() {  # <src> <dst> <src off> <dst off> <len>
-  local off lim
+  local off
   fill_random "$1" "$3" "$5"
   evidence_begin "$1" "$2"
   read -r off WIRE_W WIRE_AW WIRE_MS <<< "$(wire_copy "$@")"
   ((off == $5)) || fail "$1 -> $2 $5: $off bytes offloaded"
   expect_offloaded "$1" "$3" "$2" "$4" "$5"
-  lim=$(( $5 / 16384 > 16384 ? $5 / 16384 : 16384 ))
-  ((WIRE_W <= lim && WIRE_AW <= lim)) || fail "$1 -> $2 $5 offloaded: $WIRE_W / $WIRE_AW bytes on the wire (at most $lim)"
+  expect_wire_commands "$1 -> $2 $5" "$5" "$WIRE_W" "$WIRE_AW"
   assert_same "$1" "$3" "$2" "$4" "$5"
 }
 # The same copy forced through the host, checked: the data crosses the
@@ -900,6 +906,22 @@ unload_providers() {
   for m in blkcopy_nvme blkcopy_scsi blkcopy_linear; do
     if grep -q "^$m " /proc/modules; then rmmod "$m" || fail "rmmod $m"; fi
   done
+}
+# A blkcopy-clone device's status (samples/blkcopy_clone.rs): field <n>
+# is 1 region size, 2 hydrated/total, 3 hydrating, 4 bytes offloaded,
+# 5 bytes emulated, 6 errors, 7 mode.
+cstat() { dmsetup status "$1" | awk -v f=$(($2 + 3)) '{print $f}'; }
+hydrated() { cstat "$1" 2 | cut -d/ -f1; }
+# Waits (at most <seconds>) until every region of clone <name> is
+# hydrated and none is being hydrated.
+wait_hydrated() {  # name seconds
+  local i total
+  total=$(cstat "$1" 2 | cut -d/ -f2)
+  for ((i = 0; i < $2 * 10; i++)); do
+    [[ $(hydrated "$1") == "$total" && $(cstat "$1" 3) == 0 ]] && return 0
+    sleep 0.1
+  done
+  fail "$1 not hydrated after $2 s: $(dmsetup status "$1")"
 }
 # dm devices a test created (removed by remove_volumes, in reverse order).
 VOLUMES=()

@@ -17,19 +17,6 @@ trap 'remove_volumes; rmmod blkcopy_clone 2>/dev/null || true; unload_providers'
 M=2048 R=128  # regions of 64 KiB
 a=$(role nvme-a)
 
-# Field <n> of a clone's status: 1 region size, 2 hydrated/total,
-# 3 hydrating, 4 bytes offloaded, 5 bytes emulated, 6 errors, 7 mode.
-cstat() { dmsetup status "$1" | awk -v f=$(($2 + 3)) '{print $f}'; }
-hydrated() { cstat "$1" 2 | cut -d/ -f1; }
-wait_hydrated() {  # name seconds
-  local i total
-  total=$(cstat "$1" 2 | cut -d/ -f2)
-  for ((i = 0; i < $2 * 10; i++)); do
-    [[ $(hydrated "$1") == "$total" && $(cstat "$1" 3) == 0 ]] && return 0
-    sleep 0.1
-  done
-  fail "$1 not hydrated after $2 s: $(dmsetup status "$1")"
-}
 
 # --- Semantics, on two volumes of one NVMe namespace (64 MiB each) -------
 S=$((64 * M))

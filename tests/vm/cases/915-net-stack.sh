@@ -47,29 +47,22 @@ remove_volumes
 # records for the whole range), the link carries only commands, the new
 # image equals the golden one.
 hydrate() {
-  local c=$1 src=$2 dst=$3 len=$(($4 * 512)) w0 a0 w aw i lim st
+  local c=$1 src=$2 dst=$3 len=$(($4 * 512)) w0 a0 w aw
   fill_random "$src" 0 "$len"
   fill_random "$dst" 0 "$len"
   evidence_begin "$src" "$dst"
   w0=$(wire_bytes) a0=$(array_wire_bytes)
   volume "$c" "0 $4 blkcopy-clone $src $dst 16384"
-  for ((i = 0; i < 1200; i++)); do
-    st=$(dmsetup status "$c") || fail "status of $c"
-    read -r _ _ _ _ hyd busy _ <<< "$st"
-    [[ $hyd == "${hyd#*/}/${hyd#*/}" && $busy == 0 ]] && break
-    sleep 0.1
-  done
+  wait_hydrated "$c" 120
   w=$(($(wire_bytes) - w0)) aw=$(($(array_wire_bytes) - a0))
-  read -r _ _ _ _ hyd busy off emu err _ <<< "$st"
-  [[ $hyd == "${hyd#*/}/${hyd#*/}" && $busy == 0 ]] || fail "$c not hydrated after 120 s: $st"
-  ((off == len && emu == 0 && err == 0)) || fail "$c: $off offloaded, $emu emulated, $err errors of $len: $st"
+  (( $(cstat "$c" 4) == len && $(cstat "$c" 5) == 0 && $(cstat "$c" 6) == 0 )) ||
+    fail "$c: not all of $len bytes offloaded without errors: $(dmsetup status "$c")"
   expect_offloaded "$src" 0 "$dst" 0 "$len"
-  lim=$((len / 16384 > 16384 ? len / 16384 : 16384))
-  ((w <= lim && aw <= lim)) || fail "$c hydrated $len bytes with $w / $aw bytes on the wire (at most $lim)"
+  expect_wire_commands "$c hydrating $len bytes" "$len" "$w" "$aw"
   assert_same "$dst" 0 "$src" 0 "$len"
   # Reads of the clone now come from the new image.
   assert_same "/dev/mapper/$c" 0 "$src" 0 $((8 * MB))
-  note "$c: $len bytes hydrated ($hyd regions) with $w / $aw bytes on the wire"
+  note "$c: $len bytes hydrated ($(cstat "$c" 2) regions) with $w / $aw bytes on the wire"
 }
 # iSCSI: the golden image's 64 MiB at the start of LUN iscsi-a, the new
 # image at the start of LUN iscsi-b (EXTENDED COPY across LUs).
