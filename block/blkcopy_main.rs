@@ -14,7 +14,8 @@
 //! - `fallback`: the fallback engine (work list, chunks, buffers).
 //! - `job`: a copy job: halves, landings check, fallback, notification
 //!   through the `CopyDone` trait; `Core`, what every job uses.
-//! - front ends: `ioctl` (/dev/blkcopy), `kcopyd` (the kcopyd adapter),
+//! - front ends: `ioctl` (/dev/blkcopy), `uring` (/dev/blkcopy's io_uring
+//!   commands; uses `ioctl`'s checks), `kcopyd` (the kcopyd adapter),
 //!   `c_api` (include/linux/blkcopy.h).
 //! - this file: the module, which sets up the `Core` and the front ends.
 //!
@@ -61,10 +62,13 @@ mod route;
 mod fallback;
 mod job;
 mod ioctl;
+mod uring;
 mod kcopyd;
 // Its functions are the module's exported symbols (block/blkcopy_exports.c).
 pub mod c_api;
 
+use kernel::sync::Arc;
+use kernel_ext::uring_cmd::{Issued, UringCmd};
 use kernel_ext::{debugfs, miscdev};
 
 module! {
@@ -78,13 +82,26 @@ module! {
 /// The `/dev/blkcopy` control node.
 struct ControlDevice {
     core: &'static job::Core,
+    /// Asynchronous copies in progress (for cancellation).
+    uring_copies: Arc<uring::InProgress>,
 }
 
+#[vtable]
 impl miscdev::MiscDevice for ControlDevice {
+    type CmdData = uring::UringCopy;
+
     fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             ioctl::BLKCOPY => ioctl::copy(self.core, arg),
             ioctl::BLKCOPY_INFO => ioctl::info(self.core, arg),
+            _ => Err(ENOTTY),
+        }
+    }
+
+    fn uring_cmd(&self, cmd: UringCmd<'_, uring::UringCopy>) -> Result<Issued> {
+        match cmd.op() {
+            uring::URING_COPY => uring::copy(self.core, &self.uring_copies, cmd),
+            uring::URING_CANCEL => uring::cancel(&self.uring_copies, cmd),
             _ => Err(ENOTTY),
         }
     }
@@ -111,7 +128,7 @@ impl kernel::Module for BlkCopyModule {
         dir.add(c_str!("stats"), core_ref.stats(), module)?;
         dir.add_writable(c_str!("pool"), &stats::PoolFile, module)?;
         let control = KBox::pin_init(
-            miscdev::Registration::new(c_str!("blkcopy"), ControlDevice { core: core_ref }, module),
+            miscdev::Registration::new(c_str!("blkcopy"), ControlDevice { core: core_ref, uring_copies: uring::in_progress()? }, module),
             GFP_KERNEL,
         )?;
         pr_info!("/dev/blkcopy registered (minor {})\n", control.minor());

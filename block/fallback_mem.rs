@@ -43,7 +43,9 @@ struct PoolPages(usize);
 impl PoolPages {
     /// `pages` if the pool stays within its limit.
     fn reserve(pages: usize) -> Option<Self> {
-        stats::pool_reserve(pages).then_some(Self(pages))
+        // Built only when reserved: a `PoolPages` releases its pages when
+        // dropped (`then_some` would build, and drop, one on failure too).
+        stats::pool_reserve(pages).then(|| Self(pages))
     }
 
     /// `pages` regardless of the limit (a copy's first buffer).

@@ -32,6 +32,64 @@ unsafe impl AsBytes for bindings::blkcopy_info {}
 pub(crate) const BLKCOPY: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_args>(bindings::BLKCOPY_IOC_MAGIC, 1);
 pub(crate) const BLKCOPY_INFO: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_info>(bindings::BLKCOPY_IOC_MAGIC, 2);
 
+/// The descriptors of a copy: a block device open for reading and one open
+/// for writing (the rights read(2) and write(2) would need), the second
+/// writable and not an active swap device. The checks BLKCOPY and
+/// BLKCOPY_URING_COPY make, in this order, with these errnos.
+pub(crate) fn open_pair(src_fd: i32, dst_fd: i32) -> Result<(BdevFile, BdevFile)> {
+    let src = BdevFile::from_fd(src_fd)?;
+    let dst = BdevFile::from_fd(dst_fd)?;
+    if !src.readable() || !dst.writable() {
+        return Err(EBADF);
+    }
+    if dst.bdev().read_only() {
+        return Err(EPERM);
+    }
+    if dst.is_swap() {
+        return Err(ETXTBSY);
+    }
+    Ok((src, dst))
+}
+
+/// Reads `n` (1 ..= BLKCOPY_MAX_RANGES, checked by the caller) ranges from
+/// user memory at `ptr`: `EFAULT`, or `EINVAL` for a reserved field set.
+pub(crate) fn read_ranges(ptr: u64, n: u32) -> Result<KVec<CopyRange>> {
+    let n = n as usize;
+    let mut ur = UserSlice::new(ptr as usize, n * size_of::<bindings::blkcopy_range>()).reader();
+    let mut ranges = KVec::with_capacity(n, GFP_KERNEL)?;
+    for _ in 0..n {
+        let r: bindings::blkcopy_range = ur.read()?;
+        if r.reserved != 0 {
+            return Err(EINVAL);
+        }
+        ranges.push(CopyRange { src: r.src_offset, dst: r.dst_offset, len: r.length }, GFP_KERNEL)?;
+    }
+    Ok(ranges)
+}
+
+/// Like O_DIRECT: the device must see dirty cached source data, and the
+/// destination's cache must not keep stale data over the copy. With
+/// `nonblock`, `EAGAIN` instead of waiting for cache writeback.
+pub(crate) fn sync_caches(src: &BdevFile, dst: &BdevFile, ranges: &[CopyRange], nonblock: bool) -> Result {
+    if nonblock
+        && ranges.iter().any(|r| src.needs_writeback(r.src, r.src + r.len - 1) || dst.needs_writeback(r.dst, r.dst + r.len - 1))
+    {
+        return Err(EAGAIN);
+    }
+    for r in ranges.iter() {
+        src.write_and_wait(r.src, r.src + r.len - 1)?;
+        dst.invalidate(r.dst, r.dst + r.len - 1)?;
+    }
+    Ok(())
+}
+
+/// After a copy: drops what the destination's cache read meanwhile.
+pub(crate) fn drop_dst_cache(dst: &BdevFile, ranges: &[CopyRange]) {
+    for r in ranges.iter() {
+        let _ = dst.invalidate(r.dst, r.dst + r.len - 1);
+    }
+}
+
 /// BLKCOPY: copy a vector of ranges from `src_fd` to `dst_fd`.
 pub(crate) fn copy(core: &'static Core, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) = UserSlice::new(arg, size_of::<bindings::blkcopy_args>()).reader_writer();
@@ -45,38 +103,11 @@ pub(crate) fn copy(core: &'static Core, arg: usize) -> Result<isize> {
     {
         return Err(EINVAL);
     }
-    // The same rights read(2) and write(2) would need on these files.
-    let src = BdevFile::from_fd(a.src_fd)?;
-    let dst = BdevFile::from_fd(a.dst_fd)?;
-    if !src.readable() || !dst.writable() {
-        return Err(EBADF);
-    }
-    if dst.bdev().read_only() {
-        return Err(EPERM);
-    }
-    if dst.is_swap() {
-        return Err(ETXTBSY);
-    }
-
-    let n = a.nr_ranges as usize;
-    let mut ur = UserSlice::new(a.ranges as usize, n * size_of::<bindings::blkcopy_range>()).reader();
-    let mut ranges = KVec::with_capacity(n, GFP_KERNEL)?;
-    for _ in 0..n {
-        let r: bindings::blkcopy_range = ur.read()?;
-        if r.reserved != 0 {
-            return Err(EINVAL);
-        }
-        ranges.push(CopyRange { src: r.src_offset, dst: r.dst_offset, len: r.length }, GFP_KERNEL)?;
-    }
+    let (src, dst) = open_pair(a.src_fd, a.dst_fd)?;
+    let ranges = read_ranges(a.ranges, a.nr_ranges)?;
     let (sb, db) = (src.bdev(), dst.bdev());
     copy::check(sb, db, &ranges)?;
-
-    // Like O_DIRECT: the device must see dirty cached source data, and the
-    // destination's cache must not keep stale data over the copy.
-    for r in ranges.iter() {
-        src.write_and_wait(r.src, r.src + r.len - 1)?;
-        dst.invalidate(r.dst, r.dst + r.len - 1)?;
-    }
+    sync_caches(&src, &dst, &ranges, false)?;
 
     let waiter = Waiter::new()?;
     // SAFETY: `src` and `dst` hold the devices open until this function
@@ -88,9 +119,7 @@ pub(crate) fn copy(core: &'static Core, arg: usize) -> Result<isize> {
     job.drive();
     drop(job);
     let res = waiter.result();
-    for r in ranges.iter() {
-        let _ = dst.invalidate(r.dst, r.dst + r.len - 1);
-    }
+    drop_dst_cache(&dst, &ranges);
     a.bytes_copied = res.copied;
     a.bytes_offloaded = res.offloaded;
     writer.write(&a)?;

@@ -45,12 +45,12 @@ fn note_peak(now: usize) {
 pub(crate) fn pool_reserve(pages: usize) -> bool {
     let mut cur = POOL_IN_USE.load(Ordering::Acquire);
     loop {
-        if cur + pages > POOL_LIMIT_PAGES {
+        let Some(new) = cur.checked_add(pages).filter(|&n| n <= POOL_LIMIT_PAGES) else {
             return false;
-        }
-        match POOL_IN_USE.compare_exchange(cur, cur + pages, Ordering::AcqRel, Ordering::Acquire) {
+        };
+        match POOL_IN_USE.compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
-                note_peak(cur + pages);
+                note_peak(new);
                 return true;
             }
             Err(c) => cur = c,

@@ -54,12 +54,15 @@ kernel_build_dir() { echo "$CACHE_DIR/kernel-$(kernel_pkg_version)-$(kernel_buil
 # The project's userspace tools the guest runs (tests/vm, the demo and the
 # benchmark), built fresh from this tree: a failed build is fatal, so a
 # stale binary from an earlier target/ never runs.
-GUEST_TOOLS=(blkcopy blkcopy-bench blkcopy-uapi-check blkcopy-uapi-fuzz blkcopy-uapi-security blkcopy-bytes blkcopy-kmsg)
+GUEST_TOOLS=(blkcopy blkcopy-bench blkcopy-uapi-check blkcopy-uring-check blkcopy-uapi-fuzz blkcopy-uapi-security blkcopy-bytes blkcopy-kmsg)
 build_guest_tools() {
   local t
   (cd "$REPO_ROOT" && cargo build --release --workspace -q) || { log "cargo build of the userspace tools failed"; return 1; }
+  # The C sample of the io_uring interface (liburing), as a user builds it.
+  cc -O2 -Wall -Wextra -Werror -I "$REPO_ROOT/include/uapi" -o "$REPO_ROOT/target/release/blkcopy-uring-sample" \
+    "$REPO_ROOT/samples/userspace/blkcopy_uring.c" -luring || { log "cc of samples/userspace/blkcopy_uring.c failed"; return 1; }
   GUEST_BINS=
-  for t in "${GUEST_TOOLS[@]}"; do
+  for t in "${GUEST_TOOLS[@]}" blkcopy-uring-sample; do
     [[ -x $REPO_ROOT/target/release/$t ]] || { log "target/release/$t was not built"; return 1; }
     GUEST_BINS+=" $REPO_ROOT/target/release/$t"
   done

@@ -25,7 +25,7 @@ pass=0 failed=0 skipped=0
 
 # The cases of the debug smoke run: the core (module load, concurrent
 # copies, the fallback's reserve under failing allocations, fatal signals,
-# C API), both providers (fallbacks, device errors), the NVMe provider's
+# asynchronous copies stopped in flight (kmemleak), C API), both providers (fallbacks, device errors), the NVMe provider's
 # multipath paths (250: path chosen and referenced under SRCU), the kcopyd
 # adapter, and the fault tests (800 also copies through straddling table
 # lines and reloads tables; 890 removes a controller under its commands).
@@ -39,7 +39,7 @@ pass=0 failed=0 skipped=0
 # network cases joined the normal suite, 420 (100 reloads, 190 s here) and
 # 895 (a path removed, 138 s; 890 keeps the removal path under KASAN) are
 # left to the whole debug run; the budget is a cold CI run under 75 minutes.
-DEBUG_SMOKE_CASES=010-,140-,155-,180-,190-,230-,250-,320-,500-,800-,830-,890-
+DEBUG_SMOKE_CASES=010-,140-,155-,180-,185-,190-,230-,250-,320-,500-,800-,830-,890-
 
 step() { log "$*"; }
 result() {  # PASS|FAIL <name> [detail]

@@ -9,6 +9,7 @@
 #include <linux/debugfs.h>
 #include <linux/device-mapper.h>
 #include <linux/fs.h>
+#include <linux/io_uring/cmd.h>
 #include <linux/miscdevice.h>
 #include <linux/pagemap.h>
 
@@ -31,3 +32,9 @@ const gfp_t BLKCOPY_GFP_KERNEL = GFP_KERNEL;
 const gfp_t BLKCOPY_GFP_FALLBACK = GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN;
 const unsigned int BLKCOPY_FMODE_READ = (__force unsigned int)FMODE_READ;
 const unsigned int BLKCOPY_FMODE_WRITE = (__force unsigned int)FMODE_WRITE;
+/* How io_uring issues a command (enum io_uring_cmd_flags). */
+const unsigned int BLKCOPY_IO_URING_F_NONBLOCK = IO_URING_F_NONBLOCK;
+const unsigned int BLKCOPY_IO_URING_F_SQE128 = IO_URING_F_SQE128;
+const unsigned int BLKCOPY_IO_URING_F_CQE32 = IO_URING_F_CQE32;
+const unsigned int BLKCOPY_IO_URING_F_CANCEL = IO_URING_F_CANCEL;
+const unsigned int BLKCOPY_IO_URING_F_TASK_DEAD = IO_URING_F_TASK_DEAD;

@@ -12,6 +12,8 @@
 #include <linux/blkdev.h>
 #include <linux/build_bug.h>
 #include <linux/export.h>
+#include <linux/io_uring/cmd.h>
+#include <linux/pagemap.h>
 #include <linux/sched/mm.h>
 #include <linux/wait_bit.h>
 
@@ -161,3 +163,48 @@ static inline __maybe_unused bool blkcopy_op_is_free(unsigned int op)
 	}
 	return false;
 }
+
+bool blkcopy_file_range_needs_writeback(struct file *file, loff_t start, loff_t end)
+{
+	return filemap_range_needs_writeback(file->f_mapping, start, end);
+}
+EXPORT_SYMBOL_GPL(blkcopy_file_range_needs_writeback);
+
+struct file *blkcopy_uring_cmd_file(struct io_uring_cmd *cmd)
+{
+	return cmd->file;
+}
+EXPORT_SYMBOL_GPL(blkcopy_uring_cmd_file);
+
+u32 blkcopy_uring_cmd_cmd_op(struct io_uring_cmd *cmd)
+{
+	return cmd->cmd_op;
+}
+EXPORT_SYMBOL_GPL(blkcopy_uring_cmd_cmd_op);
+
+/* Valid during the issue call only (the SQE may be in the shared ring). */
+const void *blkcopy_uring_cmd_payload(struct io_uring_cmd *cmd)
+{
+	return io_uring_sqe_cmd(cmd->sqe);
+}
+EXPORT_SYMBOL_GPL(blkcopy_uring_cmd_payload);
+
+void *blkcopy_uring_cmd_pdu(struct io_uring_cmd *cmd)
+{
+	/* rust/kernel_ext/uring_cmd.rs keeps one pointer there. */
+	BUILD_BUG_ON(sizeof(cmd->pdu) < sizeof(void *));
+	return cmd->pdu;
+}
+EXPORT_SYMBOL_GPL(blkcopy_uring_cmd_pdu);
+
+u64 blkcopy_uring_cmd_user_data(struct io_uring_cmd *cmd)
+{
+	return cmd_to_io_kiocb(cmd)->cqe.user_data;
+}
+EXPORT_SYMBOL_GPL(blkcopy_uring_cmd_user_data);
+
+const void *blkcopy_uring_cmd_ring(struct io_uring_cmd *cmd)
+{
+	return cmd_to_io_kiocb(cmd)->ctx;
+}
+EXPORT_SYMBOL_GPL(blkcopy_uring_cmd_ring);

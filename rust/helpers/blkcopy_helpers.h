@@ -45,4 +45,21 @@ void blkcopy_drain_wake(unsigned long *count);
 /* memalloc_noio_save() and memalloc_noio_restore() are static inlines. */
 unsigned int blkcopy_memalloc_noio_save(void);
 void blkcopy_memalloc_noio_restore(unsigned int flags);
+
+/* filemap_range_needs_writeback() on a file's page cache is a static inline. */
+bool blkcopy_file_range_needs_writeback(struct file *file, loff_t start, loff_t end);
+
+/*
+ * struct io_uring_cmd is opaque to the 6.12 kernel crate, and the request it
+ * is embedded in (struct io_kiocb, cmd_to_io_kiocb()) is reached only by
+ * static inlines: its file, the SQE's command area, its inline driver data
+ * (pdu), the user_data of its SQE and the ring it was issued on.
+ */
+struct io_uring_cmd;
+struct file *blkcopy_uring_cmd_file(struct io_uring_cmd *cmd);
+u32 blkcopy_uring_cmd_cmd_op(struct io_uring_cmd *cmd);
+const void *blkcopy_uring_cmd_payload(struct io_uring_cmd *cmd);
+void *blkcopy_uring_cmd_pdu(struct io_uring_cmd *cmd);
+u64 blkcopy_uring_cmd_user_data(struct io_uring_cmd *cmd);
+const void *blkcopy_uring_cmd_ring(struct io_uring_cmd *cmd);
 #endif /* _BLKCOPY_HELPERS_H */

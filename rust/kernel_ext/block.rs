@@ -173,6 +173,13 @@ pub struct BdevFile {
     bdev: NonNull<bindings::block_device>,
 }
 
+// SAFETY: a file reference may be used and dropped from any thread (`fput`
+// defers the final release to task context when it must).
+unsafe impl Send for BdevFile {}
+// SAFETY: the shared methods only read fields fixed while the file is open
+// and call page cache functions that do their own locking.
+unsafe impl Sync for BdevFile {}
+
 impl BdevFile {
     /// Takes the block device open as `fd` in the calling process.
     /// `EBADF` if `fd` is not open, `ENOTBLK` if it is not a block device.
@@ -236,6 +243,13 @@ impl BdevFile {
             )
         };
         kernel::error::to_result(ret)
+    }
+
+    /// Whether bytes `[start, end]` have page cache that is dirty or under
+    /// writeback ([`Self::write_and_wait`] would wait for I/O).
+    pub fn needs_writeback(&self, start: u64, end: u64) -> bool {
+        // SAFETY: the file is live.
+        unsafe { bindings::blkcopy_file_range_needs_writeback(self.file.as_ptr(), start as i64, end as i64) }
     }
 
     /// Drops (after writing back) the page cache of bytes `[start, end]`, so

@@ -23,6 +23,7 @@ pub mod drain;
 pub mod kcopyd;
 pub mod miscdev;
 pub mod provider;
+pub mod uring_cmd;
 pub mod workqueue;
 
 /// A scope in which allocations do not start I/O (`memalloc_noio_save()`):
@@ -53,6 +54,11 @@ pub mod code {
     /// `EOVERFLOW`: value too large for defined data type.
     pub fn eoverflow() -> Error {
         Error::from_errno(-(bindings::EOVERFLOW as i32))
+    }
+
+    /// `ECANCELED`: operation canceled.
+    pub fn ecanceled() -> Error {
+        Error::from_errno(-(bindings::ECANCELED as i32))
     }
 
     /// `EOPNOTSUPP`: operation not supported.

@@ -78,4 +78,62 @@ struct blkcopy_info {
 #define BLKCOPY		_IOWR(BLKCOPY_IOC_MAGIC, 1, struct blkcopy_args)
 #define BLKCOPY_INFO	_IOWR(BLKCOPY_IOC_MAGIC, 2, struct blkcopy_info)
 
+/*
+ * Asynchronous copies through io_uring: IORING_OP_URING_CMD on /dev/blkcopy,
+ * on a ring set up with IORING_SETUP_SQE128 (the command lives in the SQE's
+ * 80-byte cmd area; on a 64-byte-SQE ring every command fails with EINVAL).
+ * sqe->cmd_op selects the command; unknown ones fail with ENOTTY.
+ *
+ * BLKCOPY_URING_COPY makes every check BLKCOPY makes, with the same errnos,
+ * when it is issued, and then returns without waiting for the copy. Its CQE
+ * is posted after the copy has ended (nothing is written after it):
+ *   cqe->res	0, or -errno as BLKCOPY would fail (-ECANCELED when it was
+ *		cancelled before it finished);
+ *   big_cqe[0]	on IORING_SETUP_CQE32 rings: bytes_copied, the length of
+ *		the copied prefix of the ranges (also on failure);
+ *   result	if not 0, struct blkcopy_uring_result is written there before
+ *		the CQE is posted (-EFAULT in cqe->res if it cannot be).
+ * See Documentation/blkcopy.rst ("Asynchronous copies: io_uring").
+ */
+struct blkcopy_uring_copy {
+	__u32 size;		/* sizeof(struct blkcopy_uring_copy) */
+	__u32 flags;		/* BLKCOPY_FLAG_* */
+	__s32 src_fd;		/* block device open for reading */
+	__s32 dst_fd;		/* block device open for writing */
+	__u64 ranges;		/* pointer to struct blkcopy_range[nr_ranges], */
+	__u32 nr_ranges;	/* 1 .. BLKCOPY_MAX_RANGES; or both 0: */
+	__u32 pad;		/* must be zero */
+	__u64 src_offset;	/* the one range inline (else all three 0) */
+	__u64 dst_offset;
+	__u64 length;
+	__u64 result;		/* 0, or pointer to struct blkcopy_uring_result */
+	__u64 reserved[2];	/* must be zero */
+};
+
+struct blkcopy_uring_result {
+	__u64 bytes_copied;	/* length of the copied prefix of the ranges */
+	__u64 bytes_offloaded;	/* bytes of it the device copied */
+};
+
+/* Cancel every matching copy, not only the first. */
+#define BLKCOPY_CANCEL_ALL	(1U << 0)
+
+/*
+ * BLKCOPY_URING_CANCEL: stop the copies issued on the same ring whose SQE
+ * carried user_data (IORING_OP_ASYNC_CANCEL does not reach commands of
+ * drivers in Linux 6.12). A cancelled copy stops issuing, waits for what it
+ * has in flight, and completes with -ECANCELED and its copied prefix (or 0
+ * if it finished meanwhile). cqe->res: how many copies were asked to stop,
+ * or -ENOENT if none was in progress.
+ */
+struct blkcopy_uring_cancel {
+	__u32 size;		/* sizeof(struct blkcopy_uring_cancel) */
+	__u32 flags;		/* BLKCOPY_CANCEL_ALL */
+	__u64 user_data;	/* of the copies to cancel */
+	__u64 reserved[2];	/* must be zero */
+};
+
+#define BLKCOPY_URING_COPY	_IOWR(BLKCOPY_IOC_MAGIC, 0x80, struct blkcopy_uring_copy)
+#define BLKCOPY_URING_CANCEL	_IOW(BLKCOPY_IOC_MAGIC, 0x81, struct blkcopy_uring_cancel)
+
 #endif /* _UAPI_LINUX_BLKCOPY_H */

@@ -3,35 +3,68 @@
 //! Runs every bad input of the BLKCOPY and BLKCOPY_INFO ioctls that the
 //! uAPI documents and checks the errno each gets. Used by the VM test
 //! tests/vm/cases/120-uapi-errors.sh, which also checks that none of them
-//! changed a byte of the destination.
+//! changed a byte of the destination. With `--ring`, the same copies go
+//! through io_uring (BLKCOPY_URING_COPY, its errno in the CQE), followed by
+//! the malformed commands only the ring has.
 //!
-//! usage: blkcopy-uapi-check SRC DST SRC4K PART_SMALL FILE
+//! usage: blkcopy-uapi-check [--ring] SRC DST SRC4K PART_SMALL FILE
 //!   SRC, DST   two 512-byte-block devices (DST gets the failed copies)
 //!   SRC4K      a 4096-byte-block device
 //!   PART_SMALL a partition of DST's disk, at most 64 MiB
 //!   FILE       a regular file
 
+use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 
+use blkcopy_uapi::uring::{UringCancel, UringCopy, UringResult, CANCEL_ALL, URING_CANCEL, URING_COPY};
 use blkcopy_uapi::*;
-use blkcopy_uapi_check::{errno_name, ioctl};
+use blkcopy_uapi_check::{errno_name, ioctl, res_errno, ring_cmd, Ring};
 
 fn raw(ctl: &File, cmd: u64, arg: *mut libc::c_void) -> i32 {
     ioctl(ctl.as_raw_fd(), cmd, arg)
+}
+
+/// The ring the copies go through (`--ring`), or none (the ioctl).
+static RING: std::sync::Mutex<Option<RefCell<Ring>>> = std::sync::Mutex::new(None);
+
+/// BLKCOPY's arguments as a BLKCOPY_URING_COPY command: the same fields,
+/// the ranges always through the pointer (a size that is not the
+/// ioctl's stays as wrong for the ring).
+fn as_uring(a: &Args) -> UringCopy {
+    let size = if a.size as usize == std::mem::size_of::<Args>() { std::mem::size_of::<UringCopy>() as u32 } else { a.size };
+    UringCopy {
+        size,
+        flags: a.flags,
+        src_fd: a.src_fd,
+        dst_fd: a.dst_fd,
+        ranges: a.ranges,
+        nr_ranges: a.nr_ranges,
+        pad: a.pad,
+        reserved: [a.reserved.iter().fold(0, |x, r| x | r), 0],
+        ..Default::default()
+    }
 }
 
 fn copy_with(ctl: &File, mut a: Args, ranges: &mut [Range]) -> i32 {
     if a.ranges == 0 && !ranges.is_empty() {
         a.ranges = ranges.as_mut_ptr() as u64;
     }
+    if let Some(ring) = RING.lock().unwrap().as_ref() {
+        return res_errno(ring_cmd(&mut ring.borrow_mut(), ctl.as_raw_fd(), URING_COPY, &as_uring(&a)).0);
+    }
     raw(ctl, BLKCOPY, &mut a as *mut Args as *mut _)
 }
 
 fn main() {
-    let argv: Vec<String> = std::env::args().collect();
+    let mut argv: Vec<String> = std::env::args().collect();
+    let via_ring = argv.get(1).is_some_and(|a| a == "--ring");
+    if via_ring {
+        argv.remove(1);
+        *RING.lock().unwrap() = Some(RefCell::new(Ring::builder().build(8).expect("io_uring with 128-byte SQEs")));
+    }
     if argv.len() != 6 {
-        eprintln!("usage: blkcopy-uapi-check SRC DST SRC4K PART_SMALL FILE");
+        eprintln!("usage: blkcopy-uapi-check [--ring] SRC DST SRC4K PART_SMALL FILE");
         std::process::exit(2);
     }
     let open = |p: &str, w: bool, r: bool| OpenOptions::new().read(r).write(w).open(p).unwrap_or_else(|e| panic!("{p}: {e}"));
@@ -142,8 +175,17 @@ fn main() {
         libc::EINVAL,
     );
     check("ranges pointer invalid", copy_with(&ctl, Args { ranges: 8, ..good(s, d) }, &mut []), libc::EFAULT);
-    check("args pointer invalid", raw(&ctl, BLKCOPY, 8 as *mut _), libc::EFAULT);
-    check("unknown ioctl", raw(&ctl, BLKCOPY + 0x100, std::ptr::null_mut()), libc::ENOTTY);
+    if via_ring {
+        ring_only(&ctl, s, d, &mut check);
+    } else {
+        check("args pointer invalid", raw(&ctl, BLKCOPY, 8 as *mut _), libc::EFAULT);
+        check("unknown ioctl", raw(&ctl, BLKCOPY + 0x100, std::ptr::null_mut()), libc::ENOTTY);
+    }
+
+    if via_ring {
+        println!("{fails} failed");
+        std::process::exit(if fails == 0 { 0 } else { 1 });
+    }
 
     // BLKCOPY_INFO.
     let info = |fd: i32, fd2: i32, f: u32| {
@@ -158,4 +200,67 @@ fn main() {
 
     println!("{fails} failed");
     std::process::exit(if fails == 0 { 0 } else { 1 });
+}
+
+/// The malformed commands only the ring has. The one copy that succeeds
+/// (to learn that a bad result pointer fails it after the copy) writes
+/// 64 KiB at 100 MiB of DST, outside what 120 digests.
+fn ring_only(ctl: &File, s: i32, d: i32, check: &mut impl FnMut(&str, i32, i32)) {
+    let c = ctl.as_raw_fd();
+    let guard = RING.lock().unwrap();
+    let mut ring = guard.as_ref().unwrap().borrow_mut();
+    let uc = |so: u64, d_: u64, l: u64| UringCopy {
+        size: std::mem::size_of::<UringCopy>() as u32,
+        src_fd: s,
+        dst_fd: d,
+        src_offset: so,
+        dst_offset: d_,
+        length: l,
+        ..Default::default()
+    };
+    let mut r = |op: u32, cmd: &dyn Fn() -> UringCopy| res_errno(ring_cmd(&mut ring, c, op, &cmd()).0);
+    check("inline range misaligned", r(URING_COPY, &|| uc(100, 1 << 20, 4096)), libc::EINVAL);
+    check("inline range beyond the end", r(URING_COPY, &|| uc(u64::MAX / 2 & !511, 1 << 20, 512)), libc::EINVAL);
+    let mut one = [Range { src_offset: 0, dst_offset: 1 << 20, length: 4096, reserved: 0 }];
+    let p = one.as_mut_ptr() as u64;
+    check(
+        "inline range and a ranges pointer",
+        r(URING_COPY, &|| UringCopy { ranges: p, nr_ranges: 1, ..uc(0, 1 << 20, 4096) }),
+        libc::EINVAL,
+    );
+    check("ranges pointer with no ranges", r(URING_COPY, &|| UringCopy { ranges: p, ..uc(0, 0, 0) }), libc::EINVAL);
+    check("inline range of length zero", r(URING_COPY, &|| uc(0, 1 << 20, 0)), libc::EINVAL);
+    check("reserved[1] nonzero", r(URING_COPY, &|| UringCopy { reserved: [0, 1], ..uc(0, 1 << 20, 4096) }), libc::EINVAL);
+    check("unknown command", r(URING_COPY + 0x10, &|| uc(0, 1 << 20, 4096)), libc::ENOTTY);
+    drop(r);
+    // A bad result pointer: the copy is done (its length in the CQE), and
+    // the CQE says EFAULT.
+    let (res, copied) = ring_cmd(&mut ring, c, URING_COPY, &UringCopy { result: 8, ..uc(0, 100 << 20, 65536) });
+    check("result pointer invalid", res_errno(res), libc::EFAULT);
+    check("result pointer invalid: bytes copied in the CQE", if copied == 65536 { 0 } else { libc::EIO }, 0);
+    let mut out = UringResult::default();
+    let (res, copied) = ring_cmd(&mut ring, c, URING_COPY, &UringCopy { result: &mut out as *mut UringResult as u64, ..uc(0, 100 << 20, 65536) });
+    check("inline copy", res_errno(res), 0);
+    check(
+        "inline copy: result written, bytes in the CQE",
+        if copied == 65536 && out.bytes_copied == 65536 { 0 } else { libc::EIO },
+        0,
+    );
+    // BLKCOPY_URING_CANCEL.
+    let cancel = |size: u32, flags: u32, reserved: u64| UringCancel { size, flags, user_data: 0x1234, reserved: [0, reserved] };
+    let cs = std::mem::size_of::<UringCancel>() as u32;
+    check("cancel: nothing to cancel", res_errno(ring_cmd(&mut ring, c, URING_CANCEL, &cancel(cs, 0, 0)).0), libc::ENOENT);
+    check("cancel all: nothing to cancel", res_errno(ring_cmd(&mut ring, c, URING_CANCEL, &cancel(cs, CANCEL_ALL, 0)).0), libc::ENOENT);
+    check("cancel: size wrong", res_errno(ring_cmd(&mut ring, c, URING_CANCEL, &cancel(cs + 8, 0, 0)).0), libc::EINVAL);
+    check("cancel: unknown flag", res_errno(ring_cmd(&mut ring, c, URING_CANCEL, &cancel(cs, 2, 0)).0), libc::EINVAL);
+    check("cancel: reserved nonzero", res_errno(ring_cmd(&mut ring, c, URING_CANCEL, &cancel(cs, 0, 1)).0), libc::EINVAL);
+    drop(ring);
+    // A ring with 64-byte SQEs: the command area has 16 bytes.
+    let mut small: io_uring::IoUring = io_uring::IoUring::new(4).expect("io_uring");
+    let e = io_uring::opcode::UringCmd16::new(io_uring::types::Fd(c), URING_COPY).build().user_data(1);
+    // SAFETY: the entry points to nothing.
+    unsafe { small.submission().push(&e).expect("sq") };
+    small.submit_and_wait(1).expect("io_uring_enter");
+    let res = small.completion().next().expect("cqe").result();
+    check("64-byte SQE ring", res_errno(res), libc::EINVAL);
 }

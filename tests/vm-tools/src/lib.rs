@@ -285,6 +285,47 @@ pub fn compare(a: &mut Extent, b: &mut Extent) -> Result<Compare> {
     Ok(Compare::Same)
 }
 
+/// How a destination stands after a copy that ended early, block by block.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Partial {
+    /// Every block of the reported prefix is the source's; past it, each
+    /// block is the source's (`copied` of them: written by I/O that was in
+    /// flight when the copy stopped) or what was there before (`unchanged`).
+    Sound { copied: u64, unchanged: u64 },
+    /// The block at this byte offset holds neither (or, within the
+    /// prefix, is not the source's).
+    WrongAt(u64),
+}
+
+/// Checks a destination `dst` after a copy from `src` that reported
+/// `prefix` bytes copied; `before` holds what `dst` held before it. All
+/// three have the same length, a multiple of `block`.
+pub fn compare_partial(src: &mut Extent, dst: &mut Extent, before: &mut Extent, prefix: u64, block: usize) -> Result<Partial> {
+    if src.len != dst.len || dst.len != before.len || block == 0 || src.len % block as u64 != 0 || prefix > src.len {
+        return err(format!("{}, {}, {}: lengths or prefix {prefix} do not fit", src.describe(), dst.describe(), before.describe()));
+    }
+    let (mut x, mut y, mut z) = (vec![0u8; block], vec![0u8; block], vec![0u8; block]);
+    let (mut copied, mut unchanged) = (0, 0);
+    let mut rel = 0;
+    while rel < src.len {
+        src.read_at(rel, &mut x)?;
+        dst.read_at(rel, &mut y)?;
+        before.read_at(rel, &mut z)?;
+        if rel < prefix {
+            if x != y {
+                return Ok(Partial::WrongAt(rel));
+            }
+        } else if x == y {
+            copied += 1;
+        } else if y == z {
+            unchanged += 1;
+        } else {
+            return Ok(Partial::WrongAt(rel));
+        }
+        rel += block as u64;
+    }
+    Ok(Partial::Sound { copied, unchanged })
+}
 
 #[cfg(test)]
 mod tests {
@@ -294,6 +335,28 @@ mod tests {
         let p = std::env::temp_dir().join(format!("blkcopy-vm-tools-{}-{name}", std::process::id()));
         std::fs::write(&p, bytes).unwrap();
         p.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn partial_copies_are_judged_block_by_block() {
+        let (s, b) = (vec![1u8; 4096 * 4], vec![9u8; 4096 * 4]);
+        let src = file("p-src", &s);
+        let before = file("p-before", &b);
+        let ext = |p: &str| Extent::open(p, 0, 4096 * 4).unwrap();
+        let check = |d: &[u8], prefix| {
+            let dst = file("p-dst", d);
+            compare_partial(&mut ext(&src), &mut ext(&dst), &mut ext(&before), prefix, 4096).unwrap()
+        };
+        // Prefix of 1 block, block 3 written by I/O in flight, 2 unchanged.
+        let mut d = b.clone();
+        d[..4096].fill(1);
+        d[3 * 4096..].fill(1);
+        assert_eq!(check(&d, 4096), Partial::Sound { copied: 1, unchanged: 2 });
+        // A block within the prefix that is not the source's.
+        assert_eq!(check(&d, 3 * 4096), Partial::WrongAt(4096));
+        // A block past it that is neither.
+        d[2 * 4096] = 5;
+        assert_eq!(check(&d, 4096), Partial::WrongAt(2 * 4096));
     }
 
     #[test]

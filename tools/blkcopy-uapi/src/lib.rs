@@ -10,6 +10,8 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
+pub mod uring;
+
 /// `BLKCOPY_IOC_MAGIC`.
 pub const IOC_MAGIC: u8 = 0xBC;
 /// Fail with `EOPNOTSUPP` rather than copy through the host.
@@ -64,9 +66,19 @@ pub struct Info {
     pub reserved: [u64; 4],
 }
 
-const fn iowr(nr: u8, size: usize) -> u64 {
-    // _IOC(_IOC_READ | _IOC_WRITE, type, nr, size) on x86-64 and most others.
-    ((3u64) << 30) | ((size as u64) << 16) | ((IOC_MAGIC as u64) << 8) | nr as u64
+const fn ioc(dir: u64, nr: u8, size: usize) -> u64 {
+    // _IOC(dir, type, nr, size) on x86-64 and most others.
+    (dir << 30) | ((size as u64) << 16) | ((IOC_MAGIC as u64) << 8) | nr as u64
+}
+
+/// `_IOWR(BLKCOPY_IOC_MAGIC, nr, size)`.
+pub(crate) const fn iowr(nr: u8, size: usize) -> u64 {
+    ioc(3, nr, size)
+}
+
+/// `_IOW(BLKCOPY_IOC_MAGIC, nr, size)`.
+pub(crate) const fn iow(nr: u8, size: usize) -> u64 {
+    ioc(1, nr, size)
 }
 
 /// `BLKCOPY`.
@@ -138,6 +150,11 @@ impl Control {
 
     pub fn open_path(path: &str) -> io::Result<Self> {
         Ok(Self { file: OpenOptions::new().read(true).write(true).open(path)? })
+    }
+
+    /// The open control node.
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     /// BLKCOPY: copies `ranges` from `src` (open for reading) to `dst`

@@ -6,6 +6,7 @@
 use std::mem::{offset_of, size_of};
 use std::process::Command;
 
+use blkcopy_uapi::uring::*;
 use blkcopy_uapi::*;
 
 #[test]
@@ -30,6 +31,13 @@ int main(void) {{
     F(blkcopy_info, capacity); F(blkcopy_info, max_copy_bytes); F(blkcopy_info, max_ranges);
     F(blkcopy_info, pair_reason); F(blkcopy_info, reserved);
     printf("flags %u %u %u\n", BLKCOPY_FLAG_OFFLOAD_ONLY, BLKCOPY_FLAG_NO_OFFLOAD, BLKCOPY_MAX_RANGES);
+    printf("uring_copy %zu\nuring_result %zu\nuring_cancel %zu\n", sizeof(struct blkcopy_uring_copy),
+           sizeof(struct blkcopy_uring_result), sizeof(struct blkcopy_uring_cancel));
+    printf("URING_COPY %lu\nURING_CANCEL %lu\nCANCEL_ALL %u\n", (unsigned long)BLKCOPY_URING_COPY,
+           (unsigned long)BLKCOPY_URING_CANCEL, BLKCOPY_CANCEL_ALL);
+    F(blkcopy_uring_copy, ranges); F(blkcopy_uring_copy, nr_ranges); F(blkcopy_uring_copy, src_offset);
+    F(blkcopy_uring_copy, length); F(blkcopy_uring_copy, result); F(blkcopy_uring_copy, reserved);
+    F(blkcopy_uring_result, bytes_offloaded); F(blkcopy_uring_cancel, user_data); F(blkcopy_uring_cancel, reserved);
     return 0;
 }}
 "#
@@ -45,7 +53,11 @@ int main(void) {{
          blkcopy_args.ranges {}\nblkcopy_args.nr_ranges {}\nblkcopy_args.bytes_copied {}\n\
          blkcopy_args.bytes_offloaded {}\nblkcopy_args.reserved {}\n\
          blkcopy_info.capacity {}\nblkcopy_info.max_copy_bytes {}\nblkcopy_info.max_ranges {}\n\
-         blkcopy_info.pair_reason {}\nblkcopy_info.reserved {}\nflags {} {} {}\n",
+         blkcopy_info.pair_reason {}\nblkcopy_info.reserved {}\nflags {} {} {}\n\
+         uring_copy {}\nuring_result {}\nuring_cancel {}\nURING_COPY {}\nURING_CANCEL {}\nCANCEL_ALL {}\n\
+         blkcopy_uring_copy.ranges {}\nblkcopy_uring_copy.nr_ranges {}\nblkcopy_uring_copy.src_offset {}\n\
+         blkcopy_uring_copy.length {}\nblkcopy_uring_copy.result {}\nblkcopy_uring_copy.reserved {}\n\
+         blkcopy_uring_result.bytes_offloaded {}\nblkcopy_uring_cancel.user_data {}\nblkcopy_uring_cancel.reserved {}\n",
         size_of::<Args>(),
         size_of::<Range>(),
         size_of::<Info>(),
@@ -64,6 +76,21 @@ int main(void) {{
         FLAG_OFFLOAD_ONLY,
         FLAG_NO_OFFLOAD,
         MAX_RANGES,
+        size_of::<UringCopy>(),
+        size_of::<UringResult>(),
+        size_of::<UringCancel>(),
+        URING_COPY,
+        URING_CANCEL,
+        CANCEL_ALL,
+        offset_of!(UringCopy, ranges),
+        offset_of!(UringCopy, nr_ranges),
+        offset_of!(UringCopy, src_offset),
+        offset_of!(UringCopy, length),
+        offset_of!(UringCopy, result),
+        offset_of!(UringCopy, reserved),
+        offset_of!(UringResult, bytes_offloaded),
+        offset_of!(UringCancel, user_data),
+        offset_of!(UringCancel, reserved),
     );
     assert_eq!(out, want);
     let _ = std::fs::remove_dir_all(&dir);

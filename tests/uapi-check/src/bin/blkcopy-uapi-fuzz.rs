@@ -3,8 +3,16 @@
 //! `blkcopy-uapi-fuzz`: a bounded fuzzer of `/dev/blkcopy` (VM test helper).
 //!
 //! ```text
-//! blkcopy-uapi-fuzz SEED CALLS SRC DST PART FILE
+//! blkcopy-uapi-fuzz [--ring] SEED CALLS SRC DST PART FILE
 //! ```
+//!
+//! With `--ring` the copies (well-formed and random) go through io_uring
+//! as BLKCOPY_URING_COPY commands instead, the random ones 1 to 8 in flight
+//! at a time (a well-formed one alone, its bytes compared), the
+//! range sometimes inline in the SQE, sometimes with a result pointer (good
+//! or bad), and now and then a command of random bytes (copy or cancel
+//! opcode) or an unknown opcode: every CQE must carry a documented errno
+//! and, for a copy that succeeded, exactly the bytes it asked for.
 //!
 //! Makes CALLS `BLKCOPY` / `BLKCOPY_INFO` calls from a deterministic
 //! generator seeded with SEED: descriptors drawn from block devices opened
@@ -27,8 +35,10 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::FileExt;
 
+use blkcopy_uapi::uring::{cmd_bytes, UringCopy, UringResult, URING_CANCEL, URING_COPY};
 use blkcopy_uapi::{Args, Info, Range, BLKCOPY, BLKCOPY_INFO, MAX_RANGES};
-use blkcopy_uapi_check::{errno_name, ioctl};
+use blkcopy_uapi_check::{errno_name, ioctl, res_errno, Ring};
+use io_uring::{opcode, types};
 
 /// xorshift64*: small, deterministic, good enough to pick cases.
 struct Rng(u64);
@@ -72,6 +82,89 @@ fn documented(e: i32) -> bool {
     .contains(&e)
 }
 
+/// A copy sent through the ring, kept until its CQE.
+struct Sent {
+    /// "valid" or "copy".
+    kind: &'static str,
+    ranges: Vec<Range>,
+    result: Box<UringResult>,
+    /// Bytes asked for (a copy that succeeds copies exactly these).
+    total: u64,
+    flags: u32,
+    /// Read back through this descriptor index of `keep` (valid copies).
+    back: usize,
+    /// Random command bytes or opcode: any documented errno.
+    garbage: bool,
+}
+
+/// The copies of the ring mode, sent in batches.
+struct RingFuzz {
+    ring: Ring,
+    ctl: RawFd,
+    batch: Vec<(UringCopy, Sent, u32, Option<[u8; 80]>)>,
+}
+
+impl RingFuzz {
+    fn add(&mut self, mut c: UringCopy, sent: Sent, op: u32, raw: Option<[u8; 80]>, rng: &mut Rng) {
+        // The one range inline in the SQE now and then.
+        if c.nr_ranges == 1 && c.ranges == sent.ranges.as_ptr() as u64 && rng.chance(30) {
+            let r = sent.ranges[0];
+            (c.ranges, c.nr_ranges, c.src_offset, c.dst_offset, c.length) = (0, 0, r.src_offset, r.dst_offset, r.length);
+        }
+        self.batch.push((c, sent, op, raw));
+    }
+
+    /// Sends the batch (when it has `want` commands) and checks every CQE.
+    fn flush(&mut self, want: usize, keep: &[File], outcomes: &mut BTreeMap<(&'static str, &'static str), u64>, bad: &mut u64) {
+        if self.batch.len() < want {
+            return;
+        }
+        let mut sent = Vec::new();
+        for (i, (mut c, mut s, op, raw)) in self.batch.drain(..).enumerate() {
+            if c.result == 1 {
+                c.result = &mut *s.result as *mut UringResult as u64;
+            }
+            let bytes = raw.unwrap_or_else(|| cmd_bytes(&c));
+            let e = opcode::UringCmd80::new(types::Fd(self.ctl), op).cmd(bytes).build().user_data(i as u64);
+            // SAFETY: what the command points to (`s`'s ranges and result)
+            // lives in `sent` until every CQE of the batch is reaped.
+            unsafe { self.ring.submission().push(&e).expect("sq") };
+            sent.push(s);
+        }
+        let n = sent.len();
+        let mut got = 0;
+        while got < n {
+            match self.ring.submit_and_wait(n - got) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) => panic!("io_uring_enter: {e}"),
+            }
+            for c in self.ring.completion() {
+                got += 1;
+                let s = &sent[c.user_data() as usize];
+                let e = res_errno(c.result());
+                *outcomes.entry((s.kind, errno_name(e))).or_default() += 1;
+                let copied = c.big_cqe()[0];
+                let wrong = if s.kind == "valid" {
+                    match e {
+                        0 => !s.ranges.iter().all(|r| same(&keep[2], r.src_offset, &keep[s.back], r.dst_offset, r.length)),
+                        libc::EOPNOTSUPP => s.flags != 1,
+                        _ => true,
+                    }
+                } else {
+                    !(documented(e) || (s.garbage && [libc::ENOTTY, libc::ENOENT].contains(&e)))
+                        || (e == 0 && !s.garbage && (copied != s.total || s.result.bytes_copied != copied))
+                        || s.result.bytes_offloaded > s.result.bytes_copied
+                };
+                if wrong {
+                    eprintln!("ring {}: {} copied {copied} of {} (flags {})", s.kind, errno_name(e), s.total, s.flags);
+                    *bad += 1;
+                }
+            }
+        }
+    }
+}
+
 /// `BLKGETSIZE64`: _IOR(0x12, 114, size_t).
 const BLKGETSIZE64: u64 = (2 << 30) | (8 << 16) | (0x12 << 8) | 114;
 
@@ -92,9 +185,13 @@ fn same(a: &File, a_off: u64, b: &File, b_off: u64, len: u64) -> bool {
 }
 
 fn main() {
-    let argv: Vec<String> = std::env::args().collect();
+    let mut argv: Vec<String> = std::env::args().collect();
+    let via_ring = argv.get(1).is_some_and(|a| a == "--ring");
+    if via_ring {
+        argv.remove(1);
+    }
     if argv.len() != 7 {
-        eprintln!("usage: blkcopy-uapi-fuzz SEED CALLS SRC DST PART FILE");
+        eprintln!("usage: blkcopy-uapi-fuzz [--ring] SEED CALLS SRC DST PART FILE");
         std::process::exit(2);
     }
     let seed: u64 = argv[1].parse().unwrap_or(1).max(1);
@@ -133,6 +230,12 @@ fn main() {
     let mut rng = Rng(seed);
     let mut outcomes: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     let mut bad = 0u64;
+    let mut ring = via_ring.then(|| RingFuzz {
+        ring: Ring::builder().setup_cqsize(64).build(16).expect("io_uring with 128-byte SQEs"),
+        ctl: ctl.as_raw_fd(),
+        batch: Vec::new(),
+    });
+    let mut batch_want = 1;
     let mut ranges = vec![Range::default(); MAX_RANGES + 8];
     for _ in 0..calls {
         let a_fd = fds[rng.below(fds.len() as u64) as usize];
@@ -185,6 +288,27 @@ fn main() {
                 nr_ranges: n as u32,
                 ..Default::default()
             };
+            if let Some(rf) = ring.as_mut() {
+                let sent = Sent {
+                    kind: "valid",
+                    ranges: ranges[..n].to_vec(),
+                    result: Box::default(),
+                    total: 0,
+                    flags: a.flags,
+                    back: back_i,
+                    garbage: false,
+                };
+                let mut c = UringCopy::new(a.src_fd, a.dst_fd, &sent.ranges, a.flags);
+                c.ranges = sent.ranges.as_ptr() as u64;
+                c.nr_ranges = n as u32;
+                (c.src_offset, c.dst_offset, c.length) = (0, 0, 0);
+                // Alone: a random copy in flight next to it could write
+                // over its destination before the bytes are compared.
+                rf.flush(0, &keep, &mut outcomes, &mut bad);
+                rf.add(c, sent, URING_COPY, None, &mut rng);
+                rf.flush(0, &keep, &mut outcomes, &mut bad);
+                continue;
+            }
             let e = ioctl(ctl.as_raw_fd(), BLKCOPY, &mut a as *mut Args as *mut _);
             *outcomes.entry(("valid", errno_name(e))).or_default() += 1;
             let wrong = match e {
@@ -261,6 +385,47 @@ fn main() {
         if rng.chance(2) {
             a.nr_ranges = rng.next() as u32;
         }
+        if let Some(rf) = ring.as_mut() {
+            let sent = Sent {
+                kind: "copy",
+                ranges: ranges[..fill].to_vec(),
+                result: Box::default(),
+                total,
+                flags: a.flags,
+                back: 0,
+                garbage: false,
+            };
+            let size = if a.size as usize == std::mem::size_of::<Args>() { std::mem::size_of::<UringCopy>() as u32 } else { a.size };
+            let mut c = UringCopy {
+                size,
+                flags: a.flags,
+                src_fd: a.src_fd,
+                dst_fd: a.dst_fd,
+                ranges: if a.ranges == ranges.as_mut_ptr() as u64 { sent.ranges.as_ptr() as u64 } else { a.ranges },
+                nr_ranges: a.nr_ranges,
+                pad: a.pad,
+                reserved: [a.reserved.iter().fold(0, |x, r| x | r), 0],
+                // 1: the copy's own result structure (set when sent).
+                result: [1, 1, 1, 8][rng.below(4) as usize],
+                ..Default::default()
+            };
+            if rng.chance(3) {
+                c.src_offset = rng.next();
+            }
+            let (op, raw, garbage) = match rng.below(50) {
+                0 => (URING_COPY, Some(std::array::from_fn(|_| rng.next() as u8)), true),
+                1 => (URING_CANCEL, Some(std::array::from_fn(|_| rng.next() as u8)), true),
+                2 => (rng.next() as u32, None, true),
+                _ => (URING_COPY, None, false),
+            };
+            let bad_result = c.result == 8;
+            rf.add(c, Sent { garbage: garbage || bad_result, ..sent }, op, raw, &mut rng);
+            rf.flush(batch_want, &keep, &mut outcomes, &mut bad);
+            if rf.batch.is_empty() {
+                batch_want = 1 + rng.below(8) as usize;
+            }
+            continue;
+        }
         let arg = if rng.chance(2) { 8usize as *mut libc::c_void } else { &mut a as *mut Args as *mut _ };
         let e = ioctl(ctl.as_raw_fd(), BLKCOPY, arg);
         let name = errno_name(e);
@@ -273,6 +438,9 @@ fn main() {
             eprintln!("BLKCOPY: copied {} offloaded {} of {} asked", a.bytes_copied, a.bytes_offloaded, total);
             bad += 1;
         }
+    }
+    if let Some(rf) = ring.as_mut() {
+        rf.flush(0, &keep, &mut outcomes, &mut bad);
     }
     for ((op, name), n) in &outcomes {
         println!("{op} {name} {n}");

@@ -9,6 +9,13 @@
 //!   blkcopy-bytes read PATH OFF LEN           the LEN bytes, to stdout
 //!   blkcopy-bytes fill PATH OFF LEN           writes LEN fresh pseudo-random
 //!                                             bytes (O_DIRECT on a device)
+//!   blkcopy-bytes partial SRC OFF DST OFF LEN BEFORE PREFIX
+//!                                             after a copy that ended early with
+//!                                             PREFIX bytes copied: exit 0 if the
+//!                                             prefix is the source's and every
+//!                                             4 KiB block past it is the source's
+//!                                             or BEFORE's (a file of what DST held
+//!                                             before), with the counts; 1 if not
 //!
 //! PATH is a block device (read with O_DIRECT, around the page cache) or a
 //! regular file. An empty range, a range past the end, a short read or an
@@ -17,7 +24,7 @@
 use std::io::Write;
 use std::process::exit;
 
-use blkcopy_vm_tools::{compare, Compare, Extent};
+use blkcopy_vm_tools::{compare, compare_partial, Compare, Extent, Partial};
 use sha2::{Digest, Sha256};
 
 fn num(s: &str) -> u64 {
@@ -65,9 +72,21 @@ fn main() {
                 .unwrap_or_else(|e| die(&e.0));
             out.flush().unwrap_or_else(|e| die(&format!("stdout: {e}")));
         }
+        Some(["partial", p, po, q, qo, len, before, prefix]) => {
+            let (mut x, mut y, mut z) = (open(p, po, len), open(q, qo, len), open(before, "0", len));
+            match compare_partial(&mut x, &mut y, &mut z, num(prefix), 4096).unwrap_or_else(|e| die(&e.0)) {
+                Partial::Sound { copied, unchanged } => {
+                    println!("prefix {prefix} bytes; past it {copied} blocks copied, {unchanged} unchanged")
+                }
+                Partial::WrongAt(at) => {
+                    println!("wrong block at +{at}: {} (prefix {prefix}, before {})", y.describe(), z.describe());
+                    exit(1);
+                }
+            }
+        }
         Some(["fill", p, off, len]) => {
             blkcopy_vm_tools::fill_random(p, num(off), num(len)).unwrap_or_else(|e| die(&e.0));
         }
-        _ => die("usage: blkcopy-bytes cmp PATH OFF PATH OFF LEN | sum PATH OFF LEN | read PATH OFF LEN | fill PATH OFF LEN"),
+        _ => die("usage: blkcopy-bytes cmp PATH OFF PATH OFF LEN | sum PATH OFF LEN | read PATH OFF LEN | fill PATH OFF LEN | partial SRC OFF DST OFF LEN BEFORE PREFIX"),
     }
 }

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Asynchronous copies: the io_uring commands of `/dev/blkcopy`,
+//! BLKCOPY_URING_COPY and BLKCOPY_URING_CANCEL
+//! (include/uapi/linux/blkcopy.h, Documentation/blkcopy.rst).
+//!
+//! A copy is checked as BLKCOPY checks it when it is issued, then started
+//! as a job that notifies its [`UringCopy`] when it ends; the command's CQE
+//! is posted from the submitting task after that (`QueuedCmd::complete`).
+//! Copies in progress are listed per control device, for cancellation by
+//! the `user_data` of their SQE.
+
+use core::mem::size_of;
+
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+use kernel::types::{AsBytes, FromBytes};
+use kernel::uaccess::UserSlice;
+
+use crate::copy::{self, CopyResult};
+use crate::ioctl;
+use crate::job::{CopyDone, CopyJob, Core, Notify};
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::block::BdevFile;
+use crate::kernel_ext::NoIo;
+use crate::kernel_ext::uring_cmd::{Issued, Queued, QueuedCmd, UringCmd};
+use crate::range::CopyRange;
+
+// SAFETY: plain integer structures without padding holes (the header pads
+// explicitly), valid for any bit pattern.
+unsafe impl FromBytes for bindings::blkcopy_uring_copy {}
+// SAFETY: as above.
+unsafe impl FromBytes for bindings::blkcopy_uring_cancel {}
+// SAFETY: as above.
+unsafe impl AsBytes for bindings::blkcopy_uring_result {}
+
+// Both fit the command area of a 128-byte SQE.
+const _: () = assert!(
+    size_of::<bindings::blkcopy_uring_copy>() <= 80 && size_of::<bindings::blkcopy_uring_cancel>() <= 80
+);
+
+pub(crate) const URING_COPY: u32 =
+    kernel::ioctl::_IOWR::<bindings::blkcopy_uring_copy>(bindings::BLKCOPY_IOC_MAGIC, 0x80);
+pub(crate) const URING_CANCEL: u32 =
+    kernel::ioctl::_IOW::<bindings::blkcopy_uring_cancel>(bindings::BLKCOPY_IOC_MAGIC, 0x81);
+
+/// The copies in progress of one control device, in slots (a slot is
+/// reused once its copy has ended: as many as were ever in progress at once).
+pub(crate) type InProgress = Mutex<KVec<Option<Arc<UringCopy>>>>;
+
+/// Creates an empty list of copies in progress.
+pub(crate) fn in_progress() -> Result<Arc<InProgress>> {
+    Arc::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)
+}
+
+struct State {
+    /// The job, until it has notified.
+    job: Option<Arc<CopyJob>>,
+    /// Completes the command when dropped.
+    queued: Option<Queued<UringCopy>>,
+    cancelled: bool,
+    done: bool,
+    res: CopyResult,
+}
+
+/// One asynchronous copy: it holds the devices open until its CQE is
+/// posted, after the job's last I/O.
+#[pin_data]
+pub(crate) struct UringCopy {
+    src: BdevFile,
+    dst: BdevFile,
+    ranges: KVec<CopyRange>,
+    /// User address of the `struct blkcopy_uring_result`, or 0.
+    result: u64,
+    ring: usize,
+    user_data: u64,
+    list: Arc<InProgress>,
+    #[pin]
+    state: Mutex<State>,
+}
+
+impl UringCopy {
+    /// Asks the copy to stop; it completes once what it has in flight has
+    /// ended (with `ECANCELED` unless it had finished).
+    fn stop(&self) {
+        let job = {
+            let mut st = self.state.lock();
+            st.cancelled = true;
+            st.job.clone()
+        };
+        if let Some(job) = job {
+            job.cancel();
+        }
+    }
+
+    fn unlist(&self) {
+        let mut list = self.list.lock();
+        if let Some(slot) = list.iter_mut().find(|c| c.as_ref().is_some_and(|c| core::ptr::eq(&**c, self))) {
+            *slot = None;
+        }
+    }
+
+    /// Ends the copy with `res`: it leaves the list and its CQE is posted.
+    fn end(&self, res: &CopyResult) {
+        self.unlist();
+        let (job, queued) = {
+            let mut st = self.state.lock();
+            st.res = *res;
+            st.done = true;
+            (st.job.take(), st.queued.take())
+        };
+        drop(job);
+        // Last: from here the CQE may be posted.
+        drop(queued);
+    }
+}
+
+impl CopyDone for UringCopy {
+    fn copy_done(&self, res: &CopyResult) {
+        self.end(res);
+    }
+}
+
+impl QueuedCmd for UringCopy {
+    fn cancel(&self) {
+        self.stop();
+    }
+
+    fn complete(&self, task_dead: bool) -> (i32, u64) {
+        let (res, cancelled) = {
+            let st = self.state.lock();
+            (st.res, st.cancelled)
+        };
+        ioctl::drop_dst_cache(&self.dst, &self.ranges);
+        let mut status = res.status;
+        if cancelled && status == EINTR.to_errno() {
+            status = crate::kernel_ext::code::ecanceled().to_errno();
+        }
+        if self.result != 0 && !task_dead {
+            let out = bindings::blkcopy_uring_result { bytes_copied: res.copied, bytes_offloaded: res.offloaded };
+            let w = UserSlice::new(self.result as usize, size_of::<bindings::blkcopy_uring_result>()).writer().write(&out);
+            if w.is_err() && status == 0 {
+                status = EFAULT.to_errno();
+            }
+        }
+        (status, res.copied)
+    }
+}
+
+/// BLKCOPY_URING_COPY: checks the copy and starts it.
+pub(crate) fn copy(core: &'static Core, list: &Arc<InProgress>, cmd: UringCmd<'_, UringCopy>) -> Result<Issued> {
+    if !cmd.flags().sqe128() {
+        return Err(EINVAL);
+    }
+    // Read once: the SQE may be in memory user space writes.
+    let p: bindings::blkcopy_uring_copy = cmd.payload()?;
+    let inline = p.ranges == 0 && p.nr_ranges == 0;
+    if p.size as usize != size_of::<bindings::blkcopy_uring_copy>()
+        || copy::check_flags(p.flags).is_err()
+        || p.pad != 0
+        || p.reserved.iter().any(|&r| r != 0)
+        || (!inline && (p.nr_ranges == 0 || p.nr_ranges > bindings::BLKCOPY_MAX_RANGES))
+        || (!inline && (p.src_offset | p.dst_offset | p.length) != 0)
+    {
+        return Err(EINVAL);
+    }
+    let (src, dst) = ioctl::open_pair(p.src_fd, p.dst_fd)?;
+    let ranges = if inline {
+        let mut v = KVec::with_capacity(1, GFP_KERNEL)?;
+        v.push(CopyRange { src: p.src_offset, dst: p.dst_offset, len: p.length }, GFP_KERNEL)?;
+        v
+    } else {
+        ioctl::read_ranges(p.ranges, p.nr_ranges)?
+    };
+    copy::check(src.bdev(), dst.bdev(), &ranges)?;
+    ioctl::sync_caches(&src, &dst, &ranges, cmd.flags().nonblock())?;
+
+    let (ring, user_data) = (cmd.ring(), cmd.user_data());
+    let state = State { job: None, queued: None, cancelled: false, done: false, res: CopyResult::default() };
+    let uc = Arc::pin_init(
+        pin_init!(UringCopy {
+            src,
+            dst,
+            ranges,
+            result: p.result,
+            ring,
+            user_data,
+            list: list.clone(),
+            state <- new_mutex!(state),
+        }),
+        GFP_KERNEL,
+    )?;
+    // Listed before it can end, so that it leaves the list when it does
+    // (allocating without starting I/O under the list's lock).
+    {
+        let _noio = NoIo::enter();
+        let mut list = list.lock();
+        match list.iter_mut().find(|c| c.is_none()) {
+            Some(slot) => *slot = Some(uc.clone()),
+            None => list.push(Some(uc.clone()), GFP_KERNEL)?,
+        }
+    }
+    let (queued, issued) = cmd.queue(uc.clone());
+    uc.state.lock().queued = Some(queued);
+    // SAFETY: `uc` holds the devices open until it is dropped, which is
+    // after the job has notified it (the job holds it until then).
+    let started = unsafe {
+        CopyJob::start(core, uc.src.bdev(), uc.dst.bdev(), &uc.ranges, p.flags, Notify::Done(uc.clone()))
+    };
+    match started {
+        Ok(job) => {
+            let cancel = {
+                let mut st = uc.state.lock();
+                if !st.done {
+                    st.job = Some(job.clone());
+                }
+                st.cancelled && !st.done
+            };
+            // A cancel that came before the job was known.
+            if cancel {
+                job.cancel();
+            }
+        }
+        Err(e) => uc.end(&CopyResult { status: e.to_errno(), ..CopyResult::default() }),
+    }
+    Ok(issued)
+}
+
+/// BLKCOPY_URING_CANCEL: stops the copies of the same ring with the given
+/// `user_data` (the first, or all).
+pub(crate) fn cancel(list: &Arc<InProgress>, cmd: UringCmd<'_, UringCopy>) -> Result<Issued> {
+    if !cmd.flags().sqe128() {
+        return Err(EINVAL);
+    }
+    let p: bindings::blkcopy_uring_cancel = cmd.payload()?;
+    if p.size as usize != size_of::<bindings::blkcopy_uring_cancel>()
+        || p.flags & !bindings::BLKCOPY_CANCEL_ALL != 0
+        || p.reserved.iter().any(|&r| r != 0)
+    {
+        return Err(EINVAL);
+    }
+    let ring = cmd.ring();
+    let mut n = 0i32;
+    // Stopping a copy only sets its job's flag and queues its work: no I/O
+    // under the list's lock.
+    for c in list.lock().iter().flatten() {
+        if c.ring == ring && c.user_data == p.user_data {
+            c.stop();
+            n += 1;
+            if p.flags & bindings::BLKCOPY_CANCEL_ALL == 0 {
+                break;
+            }
+        }
+    }
+    if n == 0 {
+        return Err(ENOENT);
+    }
+    Ok(Issued::now(n))
+}
