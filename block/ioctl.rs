@@ -69,10 +69,11 @@ pub(crate) fn read_ranges(ptr: u64, n: u32) -> Result<KVec<CopyRange>> {
 
 /// Like O_DIRECT: the device must see dirty cached source data, and the
 /// destination's cache must not keep stale data over the copy. With
-/// `nonblock`, `EAGAIN` instead of waiting for cache writeback.
+/// `nonblock`, `EAGAIN` instead of anything that may wait for I/O: source
+/// cache to write back, destination cache to drop.
 pub(crate) fn sync_caches(src: &BdevFile, dst: &BdevFile, ranges: &[CopyRange], nonblock: bool) -> Result {
     if nonblock
-        && ranges.iter().any(|r| src.needs_writeback(r.src, r.src + r.len - 1) || dst.needs_writeback(r.dst, r.dst + r.len - 1))
+        && ranges.iter().any(|r| src.needs_writeback(r.src, r.src + r.len - 1) || dst.has_cached(r.dst, r.dst + r.len - 1))
     {
         return Err(EAGAIN);
     }

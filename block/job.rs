@@ -4,10 +4,12 @@
 //! tried as copy-bio pairs first, with an in-kernel read/write fallback for
 //! every part the pairs did not copy.
 //!
-//! A job is a state machine driven by its work item. Bio completions (in
-//! any context, interrupts included) only push the bio onto the job's
-//! lock-free completion list and queue the work; everything else happens in
-//! the work function, one step at a time:
+//! A job is a state machine driven by its work item, or by whoever waits
+//! for it (a BLKCOPY caller, `drive`) or steps it (an io_uring command, in
+//! its submitting task, `JobStepper`). Bio completions (in any context,
+//! interrupts included) only push the bio onto the job's lock-free
+//! completion list and have the job stepped; everything else happens in a
+//! step, one at a time:
 //!
 //! 1. `Start`: the read halves go down the stack (one `REQ_OP_COPY_READ`
 //!    bio per segment: a caller's range, in pieces of at most 1 GiB), and
@@ -164,12 +166,23 @@ impl CopyDone for Waiter {
     }
 }
 
+/// Who steps a job in its own context (an io_uring command, in its
+/// submitting task) instead of the job's work function.
+pub(crate) trait JobStepper: CopyDone {
+    /// Have [`CopyJob::step_now`] called soon, in process context. Any
+    /// context, interrupts included; must not sleep.
+    fn schedule_step(&self);
+}
+
 /// Who is told when the job ends.
 pub(crate) enum Notify {
     /// A process that drives the job's steps and waits for it.
     Driver(Arc<Waiter>),
     /// Told from the job's work function.
     Done(Arc<dyn CopyDone>),
+    /// Steps the job itself, first step included (after `start`), and is
+    /// told from a step it ran.
+    Stepped(Arc<dyn JobStepper>),
 }
 
 // A job's segments (each with a read half) and pairs (each with a write
@@ -362,6 +375,8 @@ pub(crate) struct CopyJob {
     /// The waiting process that drives the job (`Waiter`), while `driven`.
     driver: Option<Arc<Waiter>>,
     driven: AtomicBool,
+    /// Who steps the job instead of its work function.
+    stepper: Option<Arc<dyn JobStepper>>,
     #[pin]
     notify: Mutex<Option<Notify>>,
     #[pin]
@@ -410,9 +425,13 @@ impl CopyJob {
         let (src, dst) = unsafe { (src.assume_open(), dst.assume_open()) };
         let driver = match &notify {
             Notify::Driver(w) => Some(w.clone()),
-            Notify::Done(_) => None,
+            _ => None,
         };
-        let inline = driver.is_some();
+        let stepper = match &notify {
+            Notify::Stepped(t) => Some(t.clone()),
+            _ => None,
+        };
+        let inline = driver.is_some() || stepper.is_some();
         let mut segs = KVec::new();
         let mut pairs: KVec<Pair> = KVec::new();
         // MUTATION (Documentation/testing.rst, never in a real build): the
@@ -492,8 +511,9 @@ impl CopyJob {
                 inflight: AtomicUsize::new(0),
                 cancel: AtomicBool::new(false),
                 stepping: AtomicBool::new(false),
+                driven: AtomicBool::new(driver.is_some()),
                 driver,
-                driven: AtomicBool::new(inline),
+                stepper,
                 notify <- new_mutex!(Some(notify)),
                 routing <- routing,
                 reserve_wait: ReserveWait {
@@ -507,10 +527,11 @@ impl CopyJob {
         if flags & FLAG_LOCATE == 0 {
             stats::job_started();
         }
-        // A job with a waiting process is stepped by `drive`, first step
-        // included: not from here, whose frame holds the job's state while
-        // it is built (stacking layers and the device driver below need
-        // the stack). Callbacks must never run before `start` returns.
+        // A job with a waiting process is stepped by `drive`, and one with
+        // a stepper by `step_now`, first step included: not from here,
+        // whose frame holds the job's state while it is built (stacking
+        // layers and the device driver below need the stack). Callbacks
+        // must never run before `start` returns.
         if !inline {
             job.kick();
         }
@@ -527,6 +548,10 @@ impl CopyJob {
     /// Has the job stepped again: by its driving process, or by the work
     /// function.
     fn kick(self: &Arc<Self>) {
+        if let Some(t) = &self.stepper {
+            t.schedule_step();
+            return;
+        }
         if let Some(w) = &self.driver {
             // Ordered with `drive`'s hand-over: either this sees the
             // process still driving, or the process queued the work
@@ -545,6 +570,13 @@ impl CopyJob {
         // created by `start`), and the caller holds a reference.
         let arc: Arc<CopyJob> = unsafe { ArcBorrow::from_raw(self) }.into();
         arc.kick();
+    }
+
+    /// Runs the job's steps as far as they go now (jobs started with
+    /// `Notify::Stepped`: their first step after `start`, then each time
+    /// the stepper was asked to). Process context.
+    pub(crate) fn step_now(self: &Arc<Self>) {
+        self.step();
     }
 
     /// Runs the job's steps in the waiting process until it ends (jobs
@@ -1027,6 +1059,7 @@ impl CopyJob {
         match notify {
             Notify::Driver(w) => w.copy_done(res),
             Notify::Done(d) => d.copy_done(res),
+            Notify::Stepped(t) => t.copy_done(res),
         }
     }
 }

@@ -5,10 +5,12 @@
 //! (include/uapi/linux/blkcopy.h, Documentation/blkcopy.rst).
 //!
 //! A copy is checked as BLKCOPY checks it when it is issued, then started
-//! as a job that notifies its [`UringCopy`] when it ends; the command's CQE
-//! is posted from the submitting task after that (`QueuedCmd::complete`).
-//! Copies in progress are listed per control device, for cancellation by
-//! the `user_data` of their SQE.
+//! as a job stepped by its [`UringCopy`]: the first step (routing, device
+//! commands) in the issue call, the others in the submitting task's
+//! context (`QueuedCmd::task_run`), where the job's I/O completions have it
+//! scheduled, as a BLKCOPY caller steps its job when woken. The step that
+//! ends the job also posts the CQE there. Copies in progress are listed
+//! per control device, for cancellation by the `user_data` of their SQE.
 
 use core::mem::size_of;
 
@@ -21,11 +23,11 @@ use kernel::uaccess::UserSlice;
 
 use crate::copy::{self, CopyResult};
 use crate::ioctl;
-use crate::job::{CopyDone, CopyJob, Core, Notify};
+use crate::job::{CopyDone, CopyJob, Core, JobStepper, Notify};
 use crate::kernel_ext::bindings;
 use crate::kernel_ext::block::BdevFile;
 use crate::kernel_ext::NoIo;
-use crate::kernel_ext::uring_cmd::{Issued, Queued, QueuedCmd, UringCmd};
+use crate::kernel_ext::uring_cmd::{InTask, Issued, QueuedCmd, UringCmd};
 use crate::range::CopyRange;
 
 // SAFETY: plain integer structures without padding holes (the header pads
@@ -58,8 +60,6 @@ pub(crate) fn in_progress() -> Result<Arc<InProgress>> {
 struct State {
     /// The job, until it has notified.
     job: Option<Arc<CopyJob>>,
-    /// Completes the command when dropped.
-    queued: Option<Queued<UringCopy>>,
     cancelled: bool,
     done: bool,
     res: CopyResult,
@@ -77,6 +77,7 @@ pub(crate) struct UringCopy {
     ring: usize,
     user_data: u64,
     list: Arc<InProgress>,
+    in_task: InTask<UringCopy>,
     #[pin]
     state: Mutex<State>,
 }
@@ -102,18 +103,22 @@ impl UringCopy {
         }
     }
 
-    /// Ends the copy with `res`: it leaves the list and its CQE is posted.
+    /// Ends the copy with `res`: it leaves the list. Its CQE is posted by
+    /// the next `task_run`, which whoever ran the ending step makes sure
+    /// of: `task_run` itself, or the issue (`copy`).
     fn end(&self, res: &CopyResult) {
         self.unlist();
-        let (job, queued) = {
+        let job = {
             let mut st = self.state.lock();
             st.res = *res;
             st.done = true;
-            (st.job.take(), st.queued.take())
+            st.job.take()
         };
         drop(job);
-        // Last: from here the CQE may be posted.
-        drop(queued);
+    }
+
+    fn done(&self) -> bool {
+        self.state.lock().done
     }
 }
 
@@ -123,16 +128,33 @@ impl CopyDone for UringCopy {
     }
 }
 
+impl JobStepper for UringCopy {
+    fn schedule_step(&self) {
+        self.in_task.schedule();
+    }
+}
+
 impl QueuedCmd for UringCopy {
+    fn in_task(&self) -> &InTask<Self> {
+        &self.in_task
+    }
+
     fn cancel(&self) {
         self.stop();
     }
 
-    fn complete(&self, task_dead: bool) -> (i32, u64) {
-        let (res, cancelled) = {
+    fn task_run(&self, task_dead: bool) -> Option<(i32, u64)> {
+        let job = self.state.lock().job.clone();
+        if let Some(job) = job {
+            job.step_now();
+        }
+        let (res, cancelled, done) = {
             let st = self.state.lock();
-            (st.res, st.cancelled)
+            (st.res, st.cancelled, st.done)
         };
+        if !done {
+            return None;
+        }
         ioctl::drop_dst_cache(&self.dst, &self.ranges);
         let mut status = res.status;
         if cancelled && status == EINTR.to_errno() {
@@ -145,7 +167,7 @@ impl QueuedCmd for UringCopy {
                 status = EFAULT.to_errno();
             }
         }
-        (status, res.copied)
+        Some((status, res.copied))
     }
 }
 
@@ -178,7 +200,7 @@ pub(crate) fn copy(core: &'static Core, list: &Arc<InProgress>, cmd: UringCmd<'_
     ioctl::sync_caches(&src, &dst, &ranges, cmd.flags().nonblock())?;
 
     let (ring, user_data) = (cmd.ring(), cmd.user_data());
-    let state = State { job: None, queued: None, cancelled: false, done: false, res: CopyResult::default() };
+    let state = State { job: None, cancelled: false, done: false, res: CopyResult::default() };
     let uc = Arc::pin_init(
         pin_init!(UringCopy {
             src,
@@ -188,6 +210,7 @@ pub(crate) fn copy(core: &'static Core, list: &Arc<InProgress>, cmd: UringCmd<'_
             ring,
             user_data,
             list: list.clone(),
+            in_task: InTask::new(),
             state <- new_mutex!(state),
         }),
         GFP_KERNEL,
@@ -202,12 +225,11 @@ pub(crate) fn copy(core: &'static Core, list: &Arc<InProgress>, cmd: UringCmd<'_
             None => list.push(Some(uc.clone()), GFP_KERNEL)?,
         }
     }
-    let (queued, issued) = cmd.queue(uc.clone());
-    uc.state.lock().queued = Some(queued);
+    let issued = cmd.queue(uc.clone());
     // SAFETY: `uc` holds the devices open until it is dropped, which is
     // after the job has notified it (the job holds it until then).
     let started = unsafe {
-        CopyJob::start(core, uc.src.bdev(), uc.dst.bdev(), &uc.ranges, p.flags, Notify::Done(uc.clone()))
+        CopyJob::start(core, uc.src.bdev(), uc.dst.bdev(), &uc.ranges, p.flags, Notify::Stepped(uc.clone()))
     };
     match started {
         Ok(job) => {
@@ -222,8 +244,16 @@ pub(crate) fn copy(core: &'static Core, list: &Arc<InProgress>, cmd: UringCmd<'_
             if cancel {
                 job.cancel();
             }
+            // The first step here: the copy is started (routed, its device
+            // commands sent) when the issue returns.
+            job.step_now();
         }
         Err(e) => uc.end(&CopyResult { status: e.to_errno(), ..CopyResult::default() }),
+    }
+    // Ended already (refused below, or failed at once): the CQE from the
+    // task. (A step that `task_run` runs completes its command itself.)
+    if uc.done() {
+        uc.in_task.schedule();
     }
     Ok(issued)
 }

@@ -5,6 +5,8 @@ line) into markdown: throughput and ratios measured side by side in one VM
 run, the targets of the benchmark issue checked, and a PNG plot.
 
 Usage: bench-report.py BENCH.jsonl --accel A --machine M --qemu Q [--png F] [--notes F]
+       bench-report.py --net BENCH-NET.jsonl ...    the network part
+       bench-report.py --async BENCH-ASYNC.jsonl ... the asynchronous part
 """
 import argparse
 import datetime
@@ -233,6 +235,80 @@ def net_report(w, rows, head, trace=()):
               f"| {'yes' if least >= 2 else '**no**'} |")
 
 
+ASYNC_MARK = "<!-- async part: scripts/bench.sh --async -->"
+ASYNC_VARIANTS = ["uring-qd1", "uring-qd16", "uring-qd64", "sync-j16", "sync-j1"]
+ASYNC_KINDS = {"nvme": "NVMe (QEMU nvme-ns, Copy)", "lio": "LIO tcm_loop LUN (EXTENDED COPY)"}
+
+
+def async_points(rows):
+    """(kind, size, variant) -> the median repetition by throughput."""
+    reps = {}
+    for r in rows:
+        reps.setdefault((r["kind"], r["size"], r["variant"]), []).append(r)
+    return {k: median(v, "mib_per_s") for k, v in reps.items()}, reps
+
+
+def async_report(w, rows, head):
+    """The asynchronous part: per device kind and size, the same offloaded
+    copies from one thread through io_uring at three queue depths, from 16
+    threads of BLKCOPY and from one; then the issue's targets."""
+    pts, reps = async_points(rows)
+    w(ASYNC_MARK)
+    w("## Asynchronous copies (io_uring)\n")
+    w(head + "\n")
+    w("The same offloaded copies, issued as BLKCOPY_URING_COPY commands from **one thread** with 1, 16 or 64 in "
+      "flight (uring-qd*), by **16 threads** of the synchronous BLKCOPY ioctl (sync-j16), and by **one thread** of "
+      "it (sync-j1). copies/s = copies / wall time; latency from submission to completion (p50, p99); CPU = the "
+      "guest's busy CPU time (all CPUs, /proc/stat) per copy. Each figure is the median (by throughput) of "
+      f"{counts_text({len(v) for v in reps.values()})} repetitions, the variants taking turns.\n")
+    for kind, kname in ASYNC_KINDS.items():
+        sizes = sorted({k[1] for k in pts if k[0] == kind})
+        if not sizes:
+            continue
+        w(f"\n### {kname}\n")
+        w("| size | variant | copies/s | p50 µs | p99 µs | CPU ms per copy |")
+        w("|---:|---|---:|---:|---:|---:|")
+        for size in sizes:
+            for v in ASYNC_VARIANTS:
+                r = pts.get((kind, size, v))
+                if not r:
+                    continue
+                w(f"| {size_name(size)} | {v} | {fmt(r['copies'] / r['seconds'], 0)} | {fmt(r['lat_p50_us'], 0)} "
+                  f"| {fmt(r['lat_p99_us'], 0)} | {fmt(r['cpu_busy_s'] * 1000 / r['copies'], 3)} |")
+
+    w("\n### Asynchronous targets\n")
+    w("| target | where | measured | met |")
+    w("|---|---|---|---|")
+
+    def per_copy(r, key):
+        return r[key] / r["copies"] if r else None
+
+    def rate(r):
+        return r["copies"] / r["seconds"] if r else None
+
+    def row(name, where, vals, ok):
+        vals = [(lbl, v) for lbl, v in vals if v is not None]
+        if not vals:
+            w(f"| {name} | {where} | not measured | – |")
+            return
+        detail = ", ".join(f"{lbl} {v:.2f}" for lbl, v in vals)
+        w(f"| {name} | {where} | {detail} | {'yes' if all(ok(v) for _, v in vals) else '**no**'} |")
+
+    for kind in ASYNC_KINDS:
+        small = [s for s in (4096, 65536) if (kind, s, "uring-qd16") in pts]
+        allsz = sorted({k[1] for k in pts if k[0] == kind})
+        g = lambda s, v: pts.get((kind, s, v))
+        row("qd16 copies/s ≥ 16 threads'", kind,
+            [(size_name(s), ratio(rate(g(s, "uring-qd16")), rate(g(s, "sync-j16")))) for s in small], lambda v: v >= 1.0)
+        row("qd16 CPU per copy ≤ 0.7 × 16 threads'", kind,
+            [(size_name(s), ratio(per_copy(g(s, "uring-qd16"), "cpu_busy_s"), per_copy(g(s, "sync-j16"), "cpu_busy_s")))
+             for s in small], lambda v: v <= 0.7)
+        row("qd1 p50 latency ≤ 1.1 × one thread's", kind,
+            [(size_name(s), ratio(g(s, "uring-qd1")["lat_p50_us"] if g(s, "uring-qd1") else None,
+                                  g(s, "sync-j1")["lat_p50_us"] if g(s, "sync-j1") else None)) for s in allsz],
+            lambda v: v <= 1.1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("jsonl")
@@ -243,9 +319,20 @@ def main():
     ap.add_argument("--notes")
     ap.add_argument("--trace", help="QEMU's time-stamped NVMe trace of the run")
     ap.add_argument("--net", action="store_true", help="the network part (tests/vm/bench-net.sh's measurements)")
+    ap.add_argument("--async", dest="async_", action="store_true",
+                    help="the asynchronous part (tests/vm/bench-async.sh's measurements)")
     a = ap.parse_args()
 
     rows = [json.loads(l) for l in open(a.jsonl) if l.strip()]
+    if a.async_:
+        out = []
+        async_report(out.append, rows, f"One run of `scripts/bench.sh --async` on {datetime.date.today().isoformat()}: "
+                     f"QEMU accelerator **{a.accel}**, {a.qemu}; {a.machine}. Every figure below was measured in that "
+                     "one boot, side by side; ratios compare measurements of the same run.")
+        if a.notes:
+            out.append("\n" + open(a.notes).read().rstrip() + "\n")
+        print("\n".join(out))
+        return
     if a.net:
         out = []
         trace = open(a.trace).read().splitlines() if a.trace else []

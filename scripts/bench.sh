@@ -5,28 +5,58 @@
 # (scripts/bench-report.py, with Debian's python3 and its matplotlib):
 # markdown tables of ratios, and a PNG plot.
 #
-# Usage: scripts/bench.sh [--net] [--record]
+# Usage: scripts/bench.sh [--net | --async] [--record]
 #   --net     the network part instead: the storage array VM next to the
 #             test VM, copies over iSCSI and NVMe/TCP at each link rate
 #             (tests/vm/bench-net.sh; about 30 minutes on 2 cores)
-#   --record  also write the report to BENCHMARKS.md (the network part to
-#             its section at the end, the local part to the rest) and the
-#             plot to Documentation/images/bench.png in the repository
+#   --async   the asynchronous part instead: copies from one thread through
+#             io_uring at queue depths 1, 16 and 64 against 16 threads and
+#             one thread of BLKCOPY (tests/vm/bench-async.sh)
+#   --record  also write the report to BENCHMARKS.md (each part to its own
+#             section: the local part first, then the asynchronous and the
+#             network part from their markers on) and the local part's plot
+#             to Documentation/images/bench.png in the repository
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
-record=0 net=0
+record=0 net=0 async=0
 for a in "$@"; do
-  case $a in --record) record=1 ;; --net) net=1 ;; *) die "usage: scripts/bench.sh [--net] [--record]" ;; esac
+  case $a in --record) record=1 ;; --net) net=1 ;; --async) async=1 ;; *) die "usage: scripts/bench.sh [--net | --async] [--record]" ;; esac
 done
+((net + async < 2)) || die "--net and --async are separate runs"
 scripts/setup-host.sh python3 python3-matplotlib
 kdir=$(scripts/build-kernel.sh)
 make -s KDIR="$kdir" modules
 build_guest_tools
 machine="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(nproc) CPUs on the host"
-# BENCHMARKS.md: the local part, then the network part from its marker on;
-# each recording replaces its own part.
+# BENCHMARKS.md: the local part, then the asynchronous part and the network
+# part, each from its marker on; each recording replaces its own part.
 NET_MARK='<!-- network part: scripts/bench.sh --net -->'
+ASYNC_MARK='<!-- async part: scripts/bench.sh --async -->'
+# The lines of BENCHMARKS.md before the first of the markers given.
+before_mark() { awk -v a="$1" -v b="${2:-}" '$0 == a || (b != "" && $0 == b) { exit } { print }' BENCHMARKS.md; }
+# The lines from the marker on (nothing when it is absent).
+from_mark() { awk -v m="$1" '$0 == m { print ""; p = 1 } p' BENCHMARKS.md; }
+if ((async)); then
+  run=$(run_dir bench-async)
+  rm -rf "$run"; mkdir -p "$run"
+  log "benchmark VM: asynchronous copies"
+  scripts/vm.sh "$kdir" "$run" bench-async 3000 > "$run/vm.out" 2>&1 || { tail -n 30 "$run/vm.out"; die "benchmark VM failed"; }
+  grep -E '^(==|  |# )' "$run/vm.out" || true
+  [[ -s $run/bench-async.jsonl ]] || { tail -n 30 "$run/vm.out"; die "no measurements (see $run/console.log)"; }
+  grep -q '^bench done' "$run/vm.out" || { tail -n 30 "$run/vm.out"; die "the benchmark did not finish (see $run/console.log)"; }
+  /usr/bin/python3 scripts/bench-report.py --async "$run/bench-async.jsonl" --accel "$(cat "$run/accel")" \
+    --machine "$machine, guest: 2 vCPUs" --qemu "$(qemu-system-x86_64 --version | head -n1)" \
+    $( ((record)) && echo --notes Documentation/bench-async-notes.md) > "$run/bench-async.md"
+  cat "$run/bench-async.md"
+  log "report: $run/bench-async.md"
+  if ((record)); then
+    { before_mark "$ASYNC_MARK" "$NET_MARK"; echo; cat "$run/bench-async.md"; from_mark "$NET_MARK"; } > "$run/BENCHMARKS.md"
+    cp "$run/BENCHMARKS.md" BENCHMARKS.md
+    log "recorded in BENCHMARKS.md"
+  fi
+  exit 0
+fi
 if ((net)); then
   run=$(run_dir bench-net)
   rm -rf "$run"; mkdir -p "$run"
@@ -46,7 +76,7 @@ if ((net)); then
   cat "$run/bench-net.md"
   log "report: $run/bench-net.md"
   if ((record)); then
-    { awk -v m="$NET_MARK" '$0 == m { exit } { print }' BENCHMARKS.md; cat "$run/bench-net.md"; } > "$run/BENCHMARKS.md"
+    { before_mark "$NET_MARK"; cat "$run/bench-net.md"; } > "$run/BENCHMARKS.md"
     cp "$run/BENCHMARKS.md" BENCHMARKS.md
     log "recorded in BENCHMARKS.md"
   fi
@@ -69,7 +99,7 @@ cat "$run/bench.md"
 log "report: $run/bench.md, plot: $run/bench.png"
 if ((record)); then
   mkdir -p Documentation/images
-  { cat "$run/bench.md"; awk -v m="$NET_MARK" '$0 == m { print ""; p = 1 } p' BENCHMARKS.md; } > "$run/BENCHMARKS.md"
+  { cat "$run/bench.md"; if grep -qxF "$ASYNC_MARK" BENCHMARKS.md; then from_mark "$ASYNC_MARK"; else from_mark "$NET_MARK"; fi; } > "$run/BENCHMARKS.md"
   cp "$run/BENCHMARKS.md" BENCHMARKS.md
   [[ -f $run/bench.png ]] && cp "$run/bench.png" Documentation/images/bench.png
   log "recorded in BENCHMARKS.md"

@@ -165,5 +165,42 @@ class NetReport(unittest.TestCase):
         self.assertIn("at least 1.56 × | **no** |", out)
 
 
+class AsyncTargets(unittest.TestCase):
+    """The asynchronous part: medians per variant, and its three targets."""
+
+    @staticmethod
+    def row(variant, size, copies_per_s, cpu_per_copy, p50, rep=0, copies=100):
+        return {"kind": "nvme", "variant": variant, "rep": rep, "size": size, "copies": copies,
+                "seconds": copies / copies_per_s, "mib_per_s": size * copies_per_s / (1 << 20),
+                "lat_p50_us": p50, "lat_p99_us": p50 * 2, "cpu_busy_s": cpu_per_copy * copies}
+
+    def rows(self, qd16_rate, qd16_cpu, qd1_p50):
+        rs = []
+        for size in (4096, 65536):
+            rs += [self.row("uring-qd16", size, qd16_rate, qd16_cpu, 100), self.row("sync-j16", size, 1000, 0.001, 100),
+                   self.row("uring-qd1", size, 500, 0.001, qd1_p50), self.row("sync-j1", size, 500, 0.001, 100)]
+        return rs
+
+    def targets(self, rows):
+        out = report(rows, "--async")
+        return [l for l in out.splitlines() if l.startswith("| qd") and "| nvme |" in l]
+
+    def test_met(self):
+        t = self.targets(self.rows(qd16_rate=1200, qd16_cpu=0.0005, qd1_p50=105))
+        self.assertEqual(len(t), 3)
+        self.assertIn("4 KiB 1.05", t[2])
+        self.assertTrue(all(l.endswith("| yes |") for l in t), t)
+        self.assertIn("4 KiB 1.20", t[0])
+
+    def test_missed(self):
+        t = self.targets(self.rows(qd16_rate=900, qd16_cpu=0.0008, qd1_p50=120))
+        self.assertTrue(all(l.endswith("| **no** |") for l in t), t)
+
+    def test_median_of_repetitions(self):
+        rows = [self.row("uring-qd16", 4096, r, 0.001, 100, rep=i) for i, r in enumerate((900, 1500, 1100))]
+        pts, _ = br.async_points(rows)
+        self.assertAlmostEqual(pts[("nvme", 4096, "uring-qd16")]["copies"] / pts[("nvme", 4096, "uring-qd16")]["seconds"], 1100)
+
+
 if __name__ == "__main__":
     unittest.main()

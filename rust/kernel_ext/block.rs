@@ -252,6 +252,13 @@ impl BdevFile {
         unsafe { bindings::blkcopy_file_range_needs_writeback(self.file.as_ptr(), start as i64, end as i64) }
     }
 
+    /// Whether bytes `[start, end]` have any page in the page cache
+    /// ([`Self::invalidate`] may wait for I/O on them).
+    pub fn has_cached(&self, start: u64, end: u64) -> bool {
+        // SAFETY: the file is live; `f_mapping` is its page cache.
+        unsafe { bindings::filemap_range_has_page((*self.file.as_ptr()).f_mapping, start as i64, end as i64) }
+    }
+
     /// Drops (after writing back) the page cache of bytes `[start, end]`, so
     /// that later reads see what the device holds.
     pub fn invalidate(&self, start: u64, end: u64) -> Result {

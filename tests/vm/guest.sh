@@ -7,6 +7,7 @@
 #   demo             the README demo (tests/vm/demo.sh)
 #   bench            the benchmark (tests/vm/bench.sh)
 #   bench-net        its network part (tests/vm/bench-net.sh)
+#   bench-async      its asynchronous part (tests/vm/bench-async.sh)
 set -u
 cd /host/src || exit 1
 . tests/vm/lib.sh
@@ -118,5 +119,6 @@ case $entry in
   demo) bash tests/vm/demo.sh ;;
   bench) bash tests/vm/bench.sh ;;
   bench-net) bash tests/vm/bench-net.sh ;;
+  bench-async) bash tests/vm/bench-async.sh ;;
   *) echo "unknown entry $entry"; exit 2 ;;
 esac

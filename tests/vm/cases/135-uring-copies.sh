@@ -3,13 +3,14 @@
 # and reports each as it ends (JSON lines, in completion order). Copies of
 # 4 KiB to 1 MiB, cycling, so that short copies can overtake long ones:
 # out-of-order completions must be seen. Every device kind: within an
-# NVMe namespace, across namespaces (format 2h), across LIO LUNs, between
-# blkcopy-linear volumes (all offloaded: QEMU's trace and LIO's
-# tracepoints show exactly the blocks, the disks below moved no data), and
-# across kinds (through the host: no device command). `blkcopy copy
-# --queue-depth` splits one large copy into pieces in flight, and so does
-# the C sample on liburing (samples/userspace/blkcopy_uring.c). Bytes
-# compared for every batch; the pool drains.
+# NVMe namespace, across namespaces (format 2h), within a 4096-byte-block
+# namespace, on a multipath head, across LIO LUNs, between blkcopy-linear
+# volumes (all offloaded: QEMU's trace and LIO's tracepoints show exactly
+# the blocks, the disks below moved no data), and across kinds (through
+# the host: no device command). `blkcopy copy --queue-depth` splits one
+# large copy into pieces in flight, and so does the C sample on liburing
+# (samples/userspace/blkcopy_uring.c). The page cache is handled as for
+# BLKCOPY. Bytes compared for every batch; the pool drains.
 load_linear_target
 load_nvme_provider
 load_scsi_provider
@@ -64,21 +65,30 @@ for qd in 1 16 256; do
 done
 
 # Every offloading kind in one batch at depth 16: NVMe across namespaces,
-# LIO across LUs, blkcopy-linear volumes on one namespace.
+# within a 4096-byte-block namespace and on a multipath head, LIO across
+# LUs, blkcopy-linear volumes on one namespace.
 volume u-va "0 $((64 * M)) blkcopy-linear $n $((1600 * M))"; va=/dev/mapper/u-va
 volume u-vb "0 $((64 * M)) blkcopy-linear $n $((1700 * M))"; vb=/dev/mapper/u-vb
+k4=$(role nvme-4k) mp=$(role nvme-mp)
 fill_random "$la" 0 $((24 * MB))
 fill_random "$va" 0 $((24 * MB))
+fill_random "$k4" 0 $((24 * MB))
+fill_random "$mp" 0 $((24 * MB))
 f=/tmp/batch-kinds; : > "$f"
 t1=$(batch_lines "$f" "$n" "$nb" 0 $((512 * MB)) 64)
 t2=$(batch_lines "$f" "$la" "$lb" 0 $((64 * MB)) 64)
 t3=$(batch_lines "$f" "$va" "$vb" 0 $((8 * MB)) 64)
-evidence_begin "$n" "$nb" "$la" "$lb" "$va" "$vb"
+t4=$(batch_lines "$f" "$k4" "$k4" 0 $((256 * MB)) 64)
+t5=$(batch_lines "$f" "$mp" "$mp" 0 $((256 * MB)) 64)
+evidence_begin "$n" "$nb" "$la" "$lb" "$va" "$vb" "$k4" "$mp"
 run_batch "$f" 16 all
-expect_offloaded "$n" 0 "$nb" $((512 * MB)) "$t1" "$la" 0 "$lb" $((64 * MB)) "$t2" "$va" 0 "$vb" $((8 * MB)) "$t3"
+expect_offloaded "$n" 0 "$nb" $((512 * MB)) "$t1" "$la" 0 "$lb" $((64 * MB)) "$t2" "$va" 0 "$vb" $((8 * MB)) "$t3" \
+  "$k4" 0 "$k4" $((256 * MB)) "$t4" "$mp" 0 "$mp" $((256 * MB)) "$t5"
 assert_same "$n" 0 "$nb" $((512 * MB)) "$t1"
 assert_same "$la" 0 "$lb" $((64 * MB)) "$t2"
 assert_same "$va" 0 "$vb" $((8 * MB)) "$t3"
+assert_same "$k4" 0 "$k4" $((256 * MB)) "$t4"
+assert_same "$mp" 0 "$mp" $((256 * MB)) "$t5"
 
 # Across kinds (no provider copies between them): through the host.
 f=/tmp/batch-host; : > "$f"
@@ -112,4 +122,16 @@ out=$(blkcopy-uring-sample "$n" "$n" $((320 * MB)) $((1440 * MB)) $((32 * MB)) 8
 [[ $out == "copied $((32 * MB)) bytes, $((32 * MB)) offloaded" ]] || fail "C sample: $out"
 expect_offloaded "$n" $((320 * MB)) "$n" $((1440 * MB)) $((32 * MB))
 assert_same "$n" $((320 * MB)) "$n" $((1440 * MB)) $((32 * MB))
+# The page cache, as for BLKCOPY: the source's new bytes only in dirty
+# cache (a buffered write), the destination's old bytes cached. Issued
+# non-blocking, the copy goes to io_uring's worker, which writes the
+# source back and drops the destination's cache: the device copy has the
+# new bytes, and a buffered read of the destination sees them.
+head -c $MB /dev/urandom > /tmp/pc.bin
+dd if=/tmp/pc.bin of="$n" bs=1M seek=400 conv=notrunc status=none || fail "buffered write"
+dd if="$n" of=/dev/null bs=1M skip=1480 count=1 status=none || fail "buffered read"
+echo "$n $n $((400 * MB)) $((1480 * MB)) $MB" > /tmp/batch-pc
+out=$(blkcopy batch /tmp/batch-pc --json) || fail "copy of dirty cache: $out"
+assert_file_same /tmp/pc.bin "$n" $((1480 * MB)) $MB
+dd if="$n" bs=1M skip=1480 count=1 status=none | cmp -s - /tmp/pc.bin || fail "a buffered read of the destination saw stale cache"
 assert_pool_drained

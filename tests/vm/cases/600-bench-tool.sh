@@ -1,5 +1,5 @@
 # The benchmark's measuring tool (blkcopy-bench) copies what it claims, in
-# every mode, and its counters agree with the devices': offload on NVMe
+# every mode (uring: from one thread, 4 in flight on an io_uring ring), and its counters agree with the devices': offload on NVMe
 # moves no data through the host and is traced by QEMU; the fallback and
 # the userspace copy move every byte twice (read + write); raw NVMe Copy
 # and raw EXTENDED COPY send the commands the limits imply.
@@ -9,14 +9,16 @@ trap 'unload_providers' EXIT
 a=$(role nvme-a) la=$(role lio-a)
 M=$((1 << 20))
 field() { echo "$1" | grep -o "\"$2\":[0-9.]*" | cut -d: -f2; }
-run() {  # mode dev size copies jobs src-off dst-off
+run() {  # mode dev size copies jobs|queue-depth src-off dst-off
+  local par=(--jobs "$5")
+  [[ $1 == uring ]] && par=(--queue-depth "$5")
   fill_random "$2" "$6" $(( $3 * $4 ))
   evidence_begin "$2"
-  out=$(blkcopy-bench "$1" "$2" "$2" --size "$3" --copies "$4" --jobs "$5" --src-offset "$6" --dst-offset "$7") ||
+  out=$(blkcopy-bench "$1" "$2" "$2" --size "$3" --copies "$4" "${par[@]}" --src-offset "$6" --dst-offset "$7") ||
     fail "blkcopy-bench $*"
   # The devices say whether they copied: exactly these blocks, or nothing.
   case $1 in
-    offload|nvme-raw|sg-raw) expect_offloaded "$2" "$6" "$2" "$7" $(( $3 * $4 )) ;;
+    offload|uring|nvme-raw|sg-raw) expect_offloaded "$2" "$6" "$2" "$7" $(( $3 * $4 )) ;;
     *) expect_not_offloaded ;;
   esac
   assert_same "$2" "$6" "$2" "$7" $(( $3 * $4 ))
@@ -25,6 +27,9 @@ run() {  # mode dev size copies jobs src-off dst-off
 run offload "$a" $((4 * M)) 8 4 $((100 * M)) $((200 * M))
 (( $(field "$out" bytes_offloaded) == 32 * M && $(field "$out" host_read_bytes) == 0 && $(field "$out" host_written_bytes) == 0 )) ||
   fail "offload counters: $out"
+run uring "$a" $((4 * M)) 8 4 $((100 * M)) $((600 * M))
+(( $(field "$out" bytes_offloaded) == 32 * M && $(field "$out" host_read_bytes) == 0 && $(field "$out" queue_depth) == 4 )) ||
+  fail "uring counters: $out"
 run fallback "$a" $((4 * M)) 8 4 $((100 * M)) $((300 * M))
 (( $(field "$out" bytes_offloaded) == 0 && $(field "$out" host_read_bytes) >= 32 * M && $(field "$out" host_written_bytes) >= 32 * M )) ||
   fail "fallback counters: $out"

@@ -5,12 +5,15 @@
 //! devices, sizes and concurrency in one VM boot.
 //!
 //! ```text
-//! blkcopy-bench MODE SRC DST --size N [--copies N] [--jobs N]
+//! blkcopy-bench MODE SRC DST --size N [--copies N] [--jobs N] [--queue-depth N]
 //!               [--src-offset N] [--dst-offset N] [--span N] [--bs N]
 //! ```
 //!
 //! MODE:
 //! - `offload`: the BLKCOPY ioctl (offloaded where a provider can);
+//! - `uring`: the same copies as BLKCOPY_URING_COPY commands from one
+//!   thread, `--queue-depth` of them in flight on one io_uring ring
+//!   (`--jobs` does not apply);
 //! - `fallback`: BLKCOPY with `BLKCOPY_FLAG_NO_OFFLOAD` (the in-kernel
 //!   read/write copy);
 //! - `userspace`: `pread`/`pwrite` with O_DIRECT in `--bs` blocks (default
@@ -46,10 +49,11 @@ use std::time::Instant;
 
 use blkcopy_logic::nvme::{self, CopyLimits, SourceRange};
 use blkcopy_logic::scsi;
+use blkcopy_uapi::uring::{CopyRing, Event};
 use blkcopy_uapi::{Control, Range, FLAG_NO_OFFLOAD};
 
-const USAGE: &str = "usage: blkcopy-bench offload|fallback|userspace|nvme-raw|sg-raw SRC DST --size N
-                     [--copies N] [--jobs N] [--src-offset N] [--dst-offset N] [--span N] [--bs N]
+const USAGE: &str = "usage: blkcopy-bench offload|uring|fallback|userspace|nvme-raw|sg-raw SRC DST --size N
+                     [--copies N] [--jobs N] [--queue-depth N] [--src-offset N] [--dst-offset N] [--span N] [--bs N]
        blkcopy-bench wait-hydrated NAME FIELD [--timeout SECS]";
 
 struct Fail(String);
@@ -67,6 +71,7 @@ fn parse_size(s: &str) -> Result<u64, Fail> {
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Offload,
+    Uring,
     Fallback,
     Userspace,
     NvmeRaw,
@@ -373,6 +378,7 @@ fn sg_copy(dst: &File, t: &(XcopyTarget, XcopyTarget), lbs: u64, j: Job, len: u6
 fn run(args: &[String]) -> Result<(), Fail> {
     let mut pos = Vec::new();
     let (mut size, mut copies, mut jobs, mut soff, mut doff, mut span, mut bs) = (None, 1u64, 1u64, 0u64, 0u64, None, 1u64 << 20);
+    let mut qd = 1u64;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or_else(|| Fail(format!("{a} needs a value")));
@@ -380,6 +386,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
             "--size" => size = Some(parse_size(val()?)?),
             "--copies" => copies = parse_size(val()?)?,
             "--jobs" => jobs = parse_size(val()?)?,
+            "--queue-depth" => qd = parse_size(val()?)?,
             "--src-offset" => soff = parse_size(val()?)?,
             "--dst-offset" => doff = parse_size(val()?)?,
             "--span" => span = Some(parse_size(val()?)?),
@@ -393,6 +400,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
     };
     let mode = match mode.as_str() {
         "offload" => Mode::Offload,
+        "uring" => Mode::Uring,
         "fallback" => Mode::Fallback,
         "userspace" => Mode::Userspace,
         "nvme-raw" => Mode::NvmeRaw,
@@ -400,7 +408,10 @@ fn run(args: &[String]) -> Result<(), Fail> {
         m => return Err(Fail(format!("unknown mode {m}\n{USAGE}"))),
     };
     let size = size.ok_or_else(|| Fail("--size is required".into()))?;
-    if size == 0 || copies == 0 || jobs == 0 || bs == 0 {
+    if mode == Mode::Uring {
+        jobs = 1;
+    }
+    if size == 0 || copies == 0 || jobs == 0 || bs == 0 || qd == 0 || qd > 4096 {
         return Err(Fail("sizes and counts must be positive".into()));
     }
     let span = span.unwrap_or(size * copies).max(size);
@@ -415,7 +426,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
         return Err(Fail(format!("sizes and offsets must be multiples of {lbs} (span of size)")));
     }
     let ctl = match mode {
-        Mode::Offload | Mode::Fallback => Some(Control::open().map_err(|e| Fail(format!("/dev/blkcopy: {e}")))?),
+        Mode::Offload | Mode::Fallback | Mode::Uring => Some(Control::open().map_err(|e| Fail(format!("/dev/blkcopy: {e}")))?),
         _ => None,
     };
     let sg = match mode {
@@ -435,8 +446,53 @@ fn run(args: &[String]) -> Result<(), Fail> {
     let io0 = (io_sectors(src_path), io_sectors(dst_path));
     let cpu0 = cpu_jiffies();
     let start = Instant::now();
+    if let (Mode::Uring, Some(ctl)) = (mode, ctl.as_ref()) {
+        // One thread, `qd` copies in flight; latency from submission to
+        // the CQE.
+        let r = (|| -> Result<(), Fail> {
+            let mut ring = CopyRing::new(ctl, qd as u32)?;
+            let mut started = std::collections::HashMap::new();
+            let mut lat = lat.lock().map_err(|_| Fail("lock".into()))?;
+            let mut i = 0;
+            while i < copies || ring.in_flight() > 0 {
+                while i < copies && (ring.in_flight() as u64) < qd {
+                    let at = (i * size) % span;
+                    let range = [Range { src_offset: soff + at, dst_offset: doff + at, length: size, reserved: 0 }];
+                    let id = ring.push_copy(src.as_raw_fd(), dst.as_raw_fd(), &range, 0)?;
+                    started.insert(id, Instant::now());
+                    i += 1;
+                }
+                for ev in ring.wait(1)? {
+                    let Event::Copy { id, result } = ev else { continue };
+                    let us = started.remove(&id).map_or(0.0, |t| t.elapsed().as_secs_f64() * 1e6);
+                    match result {
+                        Ok(c) => {
+                            offloaded.fetch_add(c.offloaded, Ordering::Relaxed);
+                            lat.push(us);
+                        }
+                        Err(e) => {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                            if let Ok(mut f) = first_error.lock() {
+                                f.get_or_insert(format!("BLKCOPY_URING_COPY: {}", e.error));
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            failures.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut f) = first_error.lock() {
+                f.get_or_insert(e.0);
+            }
+        }
+    }
     std::thread::scope(|s| {
         for _ in 0..jobs.min(copies) {
+            if mode == Mode::Uring {
+                break;
+            }
             s.spawn(|| {
                 let buf = if mode == Mode::Userspace { Aligned::new(bs as usize).ok() } else { None };
                 loop {
@@ -448,7 +504,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
                     let j = Job { src: soff + at, dst: doff + at };
                     let t = Instant::now();
                     let r: Result<(), Fail> = match mode {
-                        Mode::Offload | Mode::Fallback => {
+                        Mode::Offload | Mode::Fallback | Mode::Uring => {
                             let flags = if mode == Mode::Fallback { FLAG_NO_OFFLOAD } else { 0 };
                             let range = [Range { src_offset: j.src, dst_offset: j.dst, length: size, reserved: 0 }];
                             match ctl.as_ref().map(|c| c.copy(src.as_raw_fd(), dst.as_raw_fd(), &range, flags)) {
@@ -510,7 +566,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
     };
     let bytes = size * copies;
     println!(
-        "{{\"mode\":\"{}\",\"size\":{size},\"copies\":{copies},\"jobs\":{jobs},\"seconds\":{secs:.6},\"mib_per_s\":{:.3},\
+        "{{\"mode\":\"{}\",\"size\":{size},\"copies\":{copies},\"jobs\":{jobs},\"queue_depth\":{qd},\"seconds\":{secs:.6},\"mib_per_s\":{:.3},\
 \"lat_p50_us\":{:.1},\"lat_p99_us\":{:.1},\"cpu_busy_s\":{:.3},\"cpu_total_s\":{:.3},\"host_read_bytes\":{},\
 \"host_written_bytes\":{},\"bytes_offloaded\":{},\"device_commands\":{}}}",
         pos[0],
