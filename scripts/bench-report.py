@@ -259,8 +259,9 @@ def async_report(w, rows, head):
     w("The same offloaded copies, issued as BLKCOPY_URING_COPY commands from **one thread** with 1, 16 or 64 in "
       "flight (uring-qd*), by **16 threads** of the synchronous BLKCOPY ioctl (sync-j16), and by **one thread** of "
       "it (sync-j1). copies/s = copies / wall time; latency from submission to completion (p50, p99); CPU = the "
-      "guest's busy CPU time (all CPUs, /proc/stat) per copy. Each figure is the median (by throughput) of "
-      f"{counts_text({len(v) for v in reps.values()})} repetitions, the variants taking turns.\n")
+      "guest's busy CPU time (all CPUs, /proc/stat) per copy. Each figure is the median (by throughput) of its "
+      f"point's repetitions ({counts_text({len(v) for v in reps.values()})}; tests/vm/bench-async.sh: seven up to 64 KiB, "
+      "three above), the variants taking turns.\n")
     for kind, kname in ASYNC_KINDS.items():
         sizes = sorted({k[1] for k in pts if k[0] == kind})
         if not sizes:

@@ -44,6 +44,8 @@ pub fn res_errno(res: i32) -> i32 {
 }
 
 /// `ioctl(fd, cmd, arg)`: 0, or the errno it failed with.
+// The pointer goes to the kernel, which checks it: bad ones are the point.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn ioctl(fd: RawFd, cmd: u64, arg: *mut libc::c_void) -> i32 {
     // SAFETY: the kernel validates every pointer it is given; the tests
     // pass bad ones on purpose (it must answer EFAULT), good ones point to

@@ -220,7 +220,7 @@ fn ring_only(ctl: &File, s: i32, d: i32, check: &mut impl FnMut(&str, i32, i32))
     };
     let mut r = |op: u32, cmd: &dyn Fn() -> UringCopy| res_errno(ring_cmd(&mut ring, c, op, &cmd()).0);
     check("inline range misaligned", r(URING_COPY, &|| uc(100, 1 << 20, 4096)), libc::EINVAL);
-    check("inline range beyond the end", r(URING_COPY, &|| uc(u64::MAX / 2 & !511, 1 << 20, 512)), libc::EINVAL);
+    check("inline range beyond the end", r(URING_COPY, &|| uc((u64::MAX / 2) & !511, 1 << 20, 512)), libc::EINVAL);
     let mut one = [Range { src_offset: 0, dst_offset: 1 << 20, length: 4096, reserved: 0 }];
     let p = one.as_mut_ptr() as u64;
     check(
@@ -232,7 +232,6 @@ fn ring_only(ctl: &File, s: i32, d: i32, check: &mut impl FnMut(&str, i32, i32))
     check("inline range of length zero", r(URING_COPY, &|| uc(0, 1 << 20, 0)), libc::EINVAL);
     check("reserved[1] nonzero", r(URING_COPY, &|| UringCopy { reserved: [0, 1], ..uc(0, 1 << 20, 4096) }), libc::EINVAL);
     check("unknown command", r(URING_COPY + 0x10, &|| uc(0, 1 << 20, 4096)), libc::ENOTTY);
-    drop(r);
     // A bad result pointer: the copy is done (its length in the CQE), and
     // the CQE says EFAULT.
     let (res, copied) = ring_cmd(&mut ring, c, URING_COPY, &UringCopy { result: 8, ..uc(0, 100 << 20, 65536) });

@@ -6,7 +6,8 @@
 # 1. BLKCOPY_URING_CANCEL of one 256 MiB copy: its CQE comes within 3 s
 #    with ECANCELED and a copied prefix shorter than the copy; the prefix
 #    is the source's, every block past it is the source's (I/O that was in
-#    flight) or still zero, and the bytes around the copy are untouched.
+#    flight) or still zero, nothing changes after the CQE, and the bytes
+#    around the copy are untouched.
 #    IORING_OP_ASYNC_CANCEL does not reach driver commands in 6.12: ENOENT.
 # 2. The ring closed with 64 copies in flight, 3. the process killed with
 #    64 in flight: the copies stop (not everything was copied), every
@@ -52,6 +53,9 @@ kill -0 "$tool" 2>/dev/null && fail "no CQE within 10 s of the cancel: $(cat /tm
 wait "$tool" || fail "the helper failed: $(cat /tmp/uring.out)"
 tool=
 exec 7>&-
+# Nothing is written after the CQE: the destination, read right after it,
+# is the same 2 s later.
+after_cqe=$(digest "$d" "$AT" "$LEN")
 out=$(cat /tmp/uring.out)
 note "$(tr '\n' ';' <<< "$out")"
 grep -qx 'async_cancel ENOENT' <<< "$out" || fail "IORING_OP_ASYNC_CANCEL: want ENOENT: $out"
@@ -64,6 +68,8 @@ copied=${copied#copied=} ms=${ms#ms=}
 ((ms < 3000)) || fail "the CQE came $ms ms after the cancel"
 v=$(blkcopy-bytes partial "$s" 0 "$d" "$AT" "$LEN" /tmp/zeros "$copied") || fail "after the cancel: $v"
 note "cancel: $v"
+sleep 2
+[[ $(digest "$d" "$AT" "$LEN") == "$after_cqe" ]] || fail "the destination changed after the cancelled copy's CQE"
 around_untouched
 assert_pool_drained
 
