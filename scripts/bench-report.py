@@ -154,6 +154,17 @@ def net_device_table(w, pts, trace):
                "copies", "ms")
 
 
+def target_row(w, name, where, vals, ok):
+    """A row of a targets table: the measured (label, value) pairs, and
+    whether every one meets `ok` ("not measured" when none was)."""
+    vals = [(lbl, v) for lbl, v in vals if v is not None]
+    if not vals:
+        w(f"| {name} | {where} | not measured | – |")
+        return
+    detail = ", ".join(f"{lbl} {v:.2f}" for lbl, v in vals)
+    w(f"| {name} | {where} | {detail} | {'yes' if all(ok(v) for _, v in vals) else '**no**'} |")
+
+
 def net_report(w, rows, head, trace=()):
     """The network part: per fabric and link rate, every mode side by side,
     the bytes on the wire (both ends) and the initiator's CPU per GiB, then
@@ -210,12 +221,7 @@ def net_report(w, rows, head, trace=()):
         return res
 
     def check(name, where, vals, want):
-        vals = [(lbl, v) for lbl, v in vals if v is not None]
-        if not vals:
-            w(f"| {name} | {where} | not measured | – |")
-            return
-        detail = ", ".join(f"{lbl} {v:.2f}" for lbl, v in vals)
-        w(f"| {name} | {where} | {detail} | {'yes' if min(v for _, v in vals) >= want else '**no**'} |")
+        target_row(w, name, where, vals, lambda v: v >= want)
 
     for fabric in NET_FABRICS:
         short = fabric[len("net-"):]
@@ -287,24 +293,16 @@ def async_report(w, rows, head):
     def rate(r):
         return r["copies"] / r["seconds"] if r else None
 
-    def row(name, where, vals, ok):
-        vals = [(lbl, v) for lbl, v in vals if v is not None]
-        if not vals:
-            w(f"| {name} | {where} | not measured | – |")
-            return
-        detail = ", ".join(f"{lbl} {v:.2f}" for lbl, v in vals)
-        w(f"| {name} | {where} | {detail} | {'yes' if all(ok(v) for _, v in vals) else '**no**'} |")
-
     for kind in ASYNC_KINDS:
         small = [s for s in (4096, 65536) if (kind, s, "uring-qd16") in pts]
         allsz = sorted({k[1] for k in pts if k[0] == kind})
         g = lambda s, v: pts.get((kind, s, v))
-        row("qd16 copies/s ≥ 16 threads'", kind,
+        target_row(w, "qd16 copies/s ≥ 16 threads'", kind,
             [(size_name(s), ratio(rate(g(s, "uring-qd16")), rate(g(s, "sync-j16")))) for s in small], lambda v: v >= 1.0)
-        row("qd16 CPU per copy ≤ 0.7 × 16 threads'", kind,
+        target_row(w, "qd16 CPU per copy ≤ 0.7 × 16 threads'", kind,
             [(size_name(s), ratio(per_copy(g(s, "uring-qd16"), "cpu_busy_s"), per_copy(g(s, "sync-j16"), "cpu_busy_s")))
              for s in small], lambda v: v <= 0.7)
-        row("qd1 p50 latency ≤ 1.1 × one thread's", kind,
+        target_row(w, "qd1 p50 latency ≤ 1.1 × one thread's", kind,
             [(size_name(s), ratio(g(s, "uring-qd1")["lat_p50_us"] if g(s, "uring-qd1") else None,
                                   g(s, "sync-j1")["lat_p50_us"] if g(s, "sync-j1") else None)) for s in allsz],
             lambda v: v <= 1.1)
@@ -445,13 +443,7 @@ def main():
     w("|---|---|---|---|")
 
     def check(name, where, vals, want):
-        vals = [(lbl, v) for lbl, v in vals if v is not None]
-        if not vals:
-            w(f"| {name} | {where} | not measured | – |")
-            return
-        worst = min(v for _, v in vals)
-        detail = ", ".join(f"{lbl} {v:.2f}" for lbl, v in vals)
-        w(f"| {name} | {where} | {detail} | {'yes' if worst >= want else '**no**'} |")
+        target_row(w, name, where, vals, lambda v: v >= want)
 
     big = [s for s in sorted({k[1] for k in copies}) if s >= 64 << 20]
 

@@ -37,14 +37,22 @@ ASYNC_MARK='<!-- async part: scripts/bench.sh --async -->'
 before_mark() { awk -v a="$1" -v b="${2:-}" '$0 == a || (b != "" && $0 == b) { exit } { print }' BENCHMARKS.md; }
 # The lines from the marker on (nothing when it is absent).
 from_mark() { awk -v m="$1" '$0 == m { print ""; p = 1 } p' BENCHMARKS.md; }
+# Boots the benchmark VM(s) with guest entry <entry> (environment settings
+# for scripts/vm.sh before it), shows its progress lines, and dies unless it
+# wrote <entry>.jsonl and finished.
+bench_vm() {  # <entry> <timeout> [VAR=value...]
+  local entry=$1 limit=$2
+  shift 2
+  env "$@" scripts/vm.sh "$kdir" "$run" "$entry" "$limit" > "$run/vm.out" 2>&1 || { tail -n 30 "$run/vm.out"; die "benchmark VM failed"; }
+  grep -E '^(==|  |# )' "$run/vm.out" || true
+  [[ -s $run/$entry.jsonl ]] || { tail -n 30 "$run/vm.out"; die "no measurements (see $run/console.log)"; }
+  grep -q '^bench done' "$run/vm.out" || { tail -n 30 "$run/vm.out"; die "the benchmark did not finish (see $run/console.log)"; }
+}
 if ((async)); then
   run=$(run_dir bench-async)
   rm -rf "$run"; mkdir -p "$run"
   log "benchmark VM: asynchronous copies"
-  scripts/vm.sh "$kdir" "$run" bench-async 3000 > "$run/vm.out" 2>&1 || { tail -n 30 "$run/vm.out"; die "benchmark VM failed"; }
-  grep -E '^(==|  |# )' "$run/vm.out" || true
-  [[ -s $run/bench-async.jsonl ]] || { tail -n 30 "$run/vm.out"; die "no measurements (see $run/console.log)"; }
-  grep -q '^bench done' "$run/vm.out" || { tail -n 30 "$run/vm.out"; die "the benchmark did not finish (see $run/console.log)"; }
+  bench_vm bench-async 3000
   /usr/bin/python3 scripts/bench-report.py --async "$run/bench-async.jsonl" --accel "$(cat "$run/accel")" \
     --machine "$machine, guest: 2 vCPUs" --qemu "$(qemu-system-x86_64 --version | head -n1)" \
     $( ((record)) && echo --notes Documentation/bench-async-notes.md) > "$run/bench-async.md"
@@ -63,12 +71,8 @@ if ((net)); then
   log "benchmark VMs: the test VM and the storage array (1 GiB LUNs and a 2.3 GiB namespace)"
   # The array's QEMU stamps its trace lines with the time: the report
   # splits NVMe/TCP runs into the array's device time and the rest.
-  BLKCOPY_ARRAY=1 BLKCOPY_ARRAY_MEM=6G BLKCOPY_ARRAY_LUN_MIB=1024 BLKCOPY_ARRAY_NVME_SIZE=2304M \
-    BLKCOPY_ARRAY_QEMU_ARGS="-msg timestamp=on" \
-    scripts/vm.sh "$kdir" "$run" bench-net 5400 > "$run/vm.out" 2>&1 || { tail -n 30 "$run/vm.out"; die "benchmark VMs failed"; }
-  grep -E '^(==|  |# )' "$run/vm.out" || true
-  [[ -s $run/bench-net.jsonl ]] || { tail -n 30 "$run/vm.out"; die "no measurements (see $run/console.log)"; }
-  grep -q '^bench done' "$run/vm.out" || { tail -n 30 "$run/vm.out"; die "the benchmark did not finish (see $run/console.log)"; }
+  bench_vm bench-net 5400 BLKCOPY_ARRAY=1 BLKCOPY_ARRAY_MEM=6G BLKCOPY_ARRAY_LUN_MIB=1024 \
+    BLKCOPY_ARRAY_NVME_SIZE=2304M BLKCOPY_ARRAY_QEMU_ARGS="-msg timestamp=on"
   /usr/bin/python3 scripts/bench-report.py --net "$run/bench-net.jsonl" --accel "$(cat "$run/accel")" \
     --machine "$machine, test VM: 2 vCPUs, 4 GiB, array: 1 vCPU, 6 GiB" --qemu "$(qemu-system-x86_64 --version | head -n1)" \
     --trace "$run/array-trace.log" \
@@ -87,11 +91,8 @@ rm -rf "$run"; mkdir -p "$run"
 log "benchmark VM (TCG unless KVM is usable; 8 GiB: the LIO LUN lives in guest memory)"
 # QEMU's NVMe trace with time stamps and command completions: the report
 # separates the device's time from the time outside it.
-BLKCOPY_QEMU_ARGS="-msg timestamp=on" BLKCOPY_TRACE_EVENTS=pci_nvme_enqueue_req_completion \
-  BLKCOPY_VM_MEM=8G scripts/vm.sh "$kdir" "$run" bench 3000 > "$run/vm.out" 2>&1 || { tail -n 30 "$run/vm.out"; die "benchmark VM failed"; }
-grep -E '^(==|  |# )' "$run/vm.out" || true
-[[ -s $run/bench.jsonl ]] || { tail -n 30 "$run/vm.out"; die "no measurements (see $run/console.log)"; }
-grep -q '^bench done' "$run/vm.out" || { tail -n 30 "$run/vm.out"; die "the benchmark did not finish (see $run/console.log)"; }
+bench_vm bench 3000 BLKCOPY_QEMU_ARGS="-msg timestamp=on" BLKCOPY_TRACE_EVENTS=pci_nvme_enqueue_req_completion \
+  BLKCOPY_VM_MEM=8G
 /usr/bin/python3 scripts/bench-report.py "$run/bench.jsonl" --accel "$(cat "$run/accel")" --machine "$machine, guest: 2 vCPUs, 8 GiB" \
   --qemu "$(qemu-system-x86_64 --version | head -n1)" --png "$run/bench.png" --trace "$run/nvme-trace.log" \
   $( ((record)) && echo --notes Documentation/bench-notes.md) > "$run/bench.md"
