@@ -35,6 +35,5 @@ const unsigned int BLKCOPY_FMODE_WRITE = (__force unsigned int)FMODE_WRITE;
 /* How io_uring issues a command (enum io_uring_cmd_flags). */
 const unsigned int BLKCOPY_IO_URING_F_NONBLOCK = IO_URING_F_NONBLOCK;
 const unsigned int BLKCOPY_IO_URING_F_SQE128 = IO_URING_F_SQE128;
-const unsigned int BLKCOPY_IO_URING_F_CQE32 = IO_URING_F_CQE32;
 const unsigned int BLKCOPY_IO_URING_F_CANCEL = IO_URING_F_CANCEL;
 const unsigned int BLKCOPY_IO_URING_F_TASK_DEAD = IO_URING_F_TASK_DEAD;

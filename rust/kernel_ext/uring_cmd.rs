@@ -38,11 +38,6 @@ impl IssueFlags {
         self.0 & bindings::BLKCOPY_IO_URING_F_SQE128 != 0
     }
 
-    /// The ring has 32-byte CQEs (`res2` reaches user space).
-    pub fn cqe32(self) -> bool {
-        self.0 & bindings::BLKCOPY_IO_URING_F_CQE32 != 0
-    }
-
     /// Issued from the submitting task, which must not wait for I/O:
     /// `EAGAIN` has io_uring issue the command again from a worker.
     pub fn nonblock(self) -> bool {
@@ -93,12 +88,6 @@ pub struct InTask<D> {
     cmd: AtomicPtr<bindings::io_uring_cmd>,
     state: AtomicU32,
     _p: PhantomData<fn(D)>,
-}
-
-impl<D: QueuedCmd> Default for InTask<D> {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl<D: QueuedCmd> InTask<D> {
