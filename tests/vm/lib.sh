@@ -313,19 +313,46 @@ qmp_wait_deleted() {  # <qdev id>
   done
   fail "QEMU still has device $1 30 s after device_del"
 }
+# Offset in QEMU's trace of the line where the monitor entered command
+# <name> ("query-status", "device_del": its qmp_enter_* event), the first
+# after offset <m0>. Returns 1 when there is none yet.
+qmp_entered_after() {  # <m0> <name>
+  tail -c +"$(($1 + 1))" "$NVME_TRACE" | awk -v base="$1" -v ev="qmp_enter_${2//-/_}" '
+    $1 == ev || index($0, ev " ") { print base + n; found = 1; exit }
+    { n += length($0) + 1 }
+    END { exit !found }'
+}
 # Run a QMP command (a fault, or "query-status" as a marker) and print the
-# offset in QEMU's trace of the line where the monitor began it (its
-# qmp_enter_* event): what the trace holds before it happened before the
-# command.
+# offset in QEMU's trace of the line where the monitor began it: what the
+# trace holds before it happened before the command.
 qmp_mark() {
-  local m0 at
+  local m0 at name
   m0=$(trace_mark)
   qmp_ok "$1"
-  at=$(tail -c +"$((m0 + 1))" "$NVME_TRACE" | awk -v base="$m0" '
-    index($0, "qmp_enter_") && !index($0, "qmp_capabilities") { pos = base + n }
-    { n += length($0) + 1 }
-    END { if (pos == "") exit 1; print pos }') || fail "no qmp_enter event in QEMU's trace for $1"
+  name=$(sed -E 's/.*"execute": *"([^"]+)".*/\1/' <<< "$1")
+  at=$(qmp_entered_after "$m0" "$name") || fail "no qmp_enter event in QEMU's trace for $1"
   echo "$at"
+}
+# qmp_mark for a moment the caller acts on at once: returns as soon as
+# QEMU's trace shows the monitor entering the command, not after its reply
+# (the agent holds each session about a second). Sets QMP_MARK to the
+# offset; the reply is checked in the background, and qmp_mark_end waits
+# for it (a failed command fails the case).
+QMP_MARK= QMP_MARK_JOB=
+qmp_mark_begin() {  # <QMP JSON>
+  local m0 i name
+  m0=$(trace_mark)
+  name=$(sed -E 's/.*"execute": *"([^"]+)".*/\1/' <<< "$1")
+  qmp_ok "$1" > /dev/null & QMP_MARK_JOB=$!
+  for ((i = 0; i < 600; i++)); do
+    if QMP_MARK=$(qmp_entered_after "$m0" "$name"); then return 0; fi
+    sleep 0.05
+  done
+  fail "no qmp_enter event in QEMU's trace for $1 within 30 s"
+}
+qmp_mark_end() {
+  if [[ -n $QMP_MARK_JOB ]]; then wait "$QMP_MARK_JOB" || fail "QMP command of a mark failed"; fi
+  QMP_MARK_JOB=
 }
 # NVMe Copy commands in flight all through a stretch of QEMU's trace:
 # traced after offset <from> and before <m1>, not completed before <m2>.
@@ -351,6 +378,23 @@ nvme_inflight_at() {  # <from> <at>
     $1 == "pci_nvme_copy" { open[$3]++ }
     $1 == "pci_nvme_enqueue_req_completion" && $5 != 0 && open[$3] > 0 { open[$3]-- }
     END { for (c in open) for (i = 0; i < open[c]; i++) print c }'
+}
+# Marks QEMU's trace (query-status through the monitor, qmp_mark_begin)
+# once a Copy command traced after offset <from> is in flight, and keeps
+# the mark only if one is still in flight at it: sets QMP_MARK, and the
+# caller acts, then calls qmp_mark_end. Tries for <seconds>; returns 1 if
+# no mark caught one.
+nvme_mark_inflight() {  # <from> <seconds>
+  local end=$((SECONDS + $2))
+  while ((SECONDS < end)); do
+    if [[ -n $(nvme_inflight_at "$1" "$(trace_mark)") ]]; then
+      qmp_mark_begin '{"execute":"query-status"}'
+      [[ -n $(nvme_inflight_at "$1" "$QMP_MARK") ]] && return 0
+      qmp_mark_end
+    fi
+    sleep 0.05
+  done
+  return 1
 }
 # How the Copy commands <cids> in flight at line <at> ended: "cid status"
 # of their completions after <at> ("cid never" when none was traced).

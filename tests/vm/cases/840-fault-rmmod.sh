@@ -35,13 +35,12 @@ gone=0 struck_nvme=0 struck_lio=0
 for r in $(seq 3); do
   rmmod blkcopy 2>/dev/null && fail "blkcopy unloaded with copies running (round $r)"
   rmmod blkcopy_linear 2>/dev/null && fail "blkcopy_linear unloaded under a live table (round $r)"
-  # The NVMe provider, once a Copy submitted in this round is in flight
-  # (at most 10 s).
-  rm0=$(trace_mark)
-  for ((i = 0; i < 100; i++)); do [[ -n $(nvme_inflight_at "$rm0" "$(trace_mark)") ]] && break; sleep 0.1; done
-  at=$(qmp_mark '{"execute":"query-status"}')
-  n=$(nvme_inflight_at "$rm0" "$at" | wc -l)
+  # The NVMe provider, once a mark in QEMU's trace finds a Copy submitted
+  # in this round in flight (at most 20 s); rmmod follows the mark at once.
+  rm0=$(trace_mark) n=0
+  if nvme_mark_inflight "$rm0" 20; then n=$(nvme_inflight_at "$rm0" "$QMP_MARK" | wc -l); fi
   if rmmod blkcopy_nvme 2>/dev/null; then gone=$((gone + 1)); struck_nvme=$((struck_nvme + n)); fi
+  qmp_mark_end
   # The SCSI provider, once an EXTENDED COPY is in flight (at most 10 s).
   n=0
   if marker=$(lio_mark_inflight "blkcopy-fault-rmmod-$r" 10); then n=$(lio_inflight_xcopies "$marker" | wc -l); fi
