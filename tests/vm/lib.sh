@@ -315,12 +315,13 @@ qmp_wait_deleted() {  # <qdev id>
 }
 # Offset in QEMU's trace of the line where the monitor entered command
 # <name> ("query-status", "device_del": its qmp_enter_* event), the first
-# after offset <m0>. Returns 1 when there is none yet.
+# after offset <m0>. Returns 1 when there is none yet. (awk reads to the
+# end: leaving early would fail tail with SIGPIPE, under pipefail.)
 qmp_entered_after() {  # <m0> <name>
   tail -c +"$(($1 + 1))" "$NVME_TRACE" | awk -v base="$1" -v ev="qmp_enter_${2//-/_}" '
-    $1 == ev || index($0, ev " ") { print base + n; found = 1; exit }
+    !found && ($1 == ev || index($0, ev " ")) { pos = base + n; found = 1 }
     { n += length($0) + 1 }
-    END { exit !found }'
+    END { if (!found) exit 1; print pos }'
 }
 # Run a QMP command (a fault, or "query-status" as a marker) and print the
 # offset in QEMU's trace of the line where the monitor began it: what the
