@@ -100,8 +100,9 @@ pub unsafe extern "C" fn blkcopy_copy(
     // called (function contract).
     let (s, d): (Bdev<'static>, Bdev<'static>) = unsafe { (Bdev::from_raw(s), Bdev::from_raw(d)) };
     let started = copy::check_flags(flags)
+        .map_err(Error::from)
         .and_then(|()| copy::sectors(src_sector, dst_sector, nr_sects))
-        .and_then(|r| copy::check(s, d, core::slice::from_ref(&r)).map(|()| r))
+        .and_then(|r| copy::check(s, d, core::slice::from_ref(&r)).map(|()| r).map_err(Error::from))
         .and_then(|r| Ok((r, Arc::new(EndIo { f, private }, GFP_KERNEL)?)))
         .and_then(|(r, done)| {
             // SAFETY: open until `end_io` is called, which is the job's

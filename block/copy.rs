@@ -11,7 +11,7 @@ use kernel::prelude::*;
 
 use crate::kernel_ext::bindings;
 use crate::kernel_ext::block::Bdev;
-use crate::range::{check_ranges, CopyRange, DevGeom, RangeError};
+use crate::range::{check_ranges, copy_alignment, CopyRange, DevGeom, RangeError};
 
 /// Why part of a copy was not offloaded (`enum blkcopy_reason`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +63,82 @@ pub(crate) struct CopyResult {
     pub(crate) offloaded: u64,
     /// The error was a read of the source.
     pub(crate) read_failed: bool,
+    /// Which check refused the copy (`Rule::NONE` for other errors).
+    pub(crate) rule: Rule,
+}
+
+/// Which check refused a copy, as `struct blkcopy_error` tells userspace:
+/// the rule (`BLKCOPY_ERROR_*`), the range it concerns
+/// (`BLKCOPY_NO_RANGE` if none), and what the check compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rule {
+    pub(crate) code: u32,
+    pub(crate) range: u32,
+    pub(crate) value: u64,
+}
+
+impl Rule {
+    /// No check refused the copy: `struct blkcopy_error` all zero.
+    pub(crate) const NONE: Rule = Rule { code: bindings::BLKCOPY_ERROR_NONE, range: 0, value: 0 };
+
+    /// A rule about the command, not one of its ranges.
+    pub(crate) const fn of(code: u32) -> Rule {
+        Rule { code, range: bindings::BLKCOPY_NO_RANGE, value: 0 }
+    }
+
+    pub(crate) const fn with_value(self, value: u64) -> Rule {
+        Rule { value, ..self }
+    }
+
+    /// A rule about range `i` (a range index fits: at most
+    /// `BLKCOPY_MAX_RANGES`).
+    pub(crate) fn at(self, i: usize) -> Rule {
+        Rule { range: u32::try_from(i).unwrap_or(bindings::BLKCOPY_NO_RANGE), ..self }
+    }
+
+    pub(crate) fn to_uapi(self) -> bindings::blkcopy_error {
+        bindings::blkcopy_error { rule: self.code, range: self.range, value: self.value }
+    }
+}
+
+impl Default for Rule {
+    fn default() -> Rule {
+        Rule::NONE
+    }
+}
+
+/// A copy refused before it started: the errno its caller gets, and the
+/// check that refused it. Any other error converts with `Rule::NONE`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refusal {
+    pub(crate) errno: Error,
+    pub(crate) rule: Rule,
+}
+
+impl From<Error> for Refusal {
+    fn from(errno: Error) -> Refusal {
+        Refusal { errno, rule: Rule::NONE }
+    }
+}
+
+impl From<kernel::alloc::AllocError> for Refusal {
+    fn from(_: kernel::alloc::AllocError) -> Refusal {
+        ENOMEM.into()
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Error {
+        r.errno
+    }
+}
+
+/// What a check returns.
+pub(crate) type Checked<T> = core::result::Result<T, Refusal>;
+
+/// `errno`, refused by `rule`.
+pub(crate) fn refuse(errno: Error, rule: Rule) -> Refusal {
+    Refusal { errno, rule }
 }
 
 /// Caller-visible flags (the uAPI's and the C API's bits are the same).
@@ -73,10 +149,10 @@ const _: () = assert!(
 );
 
 /// A caller's flags: known bits, and not both "only offload" and "never".
-pub(crate) fn check_flags(flags: u32) -> Result {
+pub(crate) fn check_flags(flags: u32) -> Checked<()> {
     let all = FLAG_OFFLOAD_ONLY | FLAG_NO_OFFLOAD;
     if flags & !all != 0 || flags == all {
-        return Err(EINVAL);
+        return Err(refuse(EINVAL, Rule::of(bindings::BLKCOPY_ERROR_FLAGS)));
     }
     Ok(())
 }
@@ -86,19 +162,26 @@ pub(crate) fn geom(b: Bdev<'_>) -> DevGeom {
     DevGeom { size: b.size(), lbs: b.logical_block_size(), disk: b.disk() as u64, start: b.start_sect() << 9 }
 }
 
-fn range_errno(e: RangeError) -> Error {
-    match e {
-        RangeError::Overflow => crate::kernel_ext::code::eoverflow(),
-        RangeError::ZeroLength | RangeError::Misaligned | RangeError::OutOfRange | RangeError::Overlap => EINVAL,
-    }
+fn range_refusal(i: usize, e: RangeError, src: &DevGeom, dst: &DevGeom) -> Refusal {
+    let (errno, rule) = match e {
+        RangeError::ZeroLength => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_ZERO_LENGTH)),
+        RangeError::Misaligned => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_ALIGNMENT).with_value(copy_alignment(src, dst))),
+        RangeError::Overflow => (crate::kernel_ext::code::eoverflow(), Rule::of(bindings::BLKCOPY_ERROR_OVERFLOW)),
+        RangeError::SrcPastEnd => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_SRC_END).with_value(src.size)),
+        RangeError::DstPastEnd => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_DST_END).with_value(dst.size)),
+        RangeError::DstOverlapsSource(j) => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_OVERLAP_SRC).with_value(j as u64)),
+        RangeError::DstOverlapsDestination(j) => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_OVERLAP_DST).with_value(j as u64)),
+    };
+    refuse(errno, rule.at(i))
 }
 
 /// Checks a copy's ranges against its devices (`EINVAL`, or `EOVERFLOW`
 /// for offsets past what 64 bits hold): aligned, within both devices, no
 /// destination over a source or another destination on the same disk.
 /// (Overlap through stacking layers is found where the halves land.)
-pub(crate) fn check(src: Bdev<'_>, dst: Bdev<'_>, ranges: &[CopyRange]) -> Result {
-    check_ranges(ranges, &geom(src), &geom(dst)).map_err(|(_, e)| range_errno(e))
+pub(crate) fn check(src: Bdev<'_>, dst: Bdev<'_>, ranges: &[CopyRange]) -> Checked<()> {
+    let (sg, dg) = (geom(src), geom(dst));
+    check_ranges(ranges, &sg, &dg).map_err(|(i, e)| range_refusal(i, e, &sg, &dg))
 }
 
 /// A range of 512-byte sectors as a byte range (`EOVERFLOW` past 64 bits),

@@ -11,7 +11,7 @@ use kernel::prelude::*;
 use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::UserSlice;
 
-use crate::copy;
+use crate::copy::{self, refuse, Checked, CopyResult, Rule};
 use crate::job::{CopyJob, Core, Located, Notify, Waiter};
 use crate::kernel_ext::bindings;
 use crate::kernel_ext::block::BdevFile;
@@ -36,31 +36,43 @@ pub(crate) const BLKCOPY_INFO: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_in
 /// for writing (the rights read(2) and write(2) would need), the second
 /// writable and not an active swap device. The checks BLKCOPY and
 /// BLKCOPY_URING_COPY make, in this order, with these errnos.
-pub(crate) fn open_pair(src_fd: i32, dst_fd: i32) -> Result<(BdevFile, BdevFile)> {
-    let src = BdevFile::from_fd(src_fd)?;
-    let dst = BdevFile::from_fd(dst_fd)?;
-    if !src.readable() || !dst.writable() {
-        return Err(EBADF);
+pub(crate) fn open_pair(src_fd: i32, dst_fd: i32) -> Checked<(BdevFile, BdevFile)> {
+    let src = BdevFile::from_fd(src_fd).map_err(|e| refuse(e, Rule::of(bindings::BLKCOPY_ERROR_SRC_FD)))?;
+    let dst = BdevFile::from_fd(dst_fd).map_err(|e| refuse(e, Rule::of(bindings::BLKCOPY_ERROR_DST_FD)))?;
+    if !src.readable() {
+        return Err(refuse(EBADF, Rule::of(bindings::BLKCOPY_ERROR_SRC_FD)));
+    }
+    if !dst.writable() {
+        return Err(refuse(EBADF, Rule::of(bindings::BLKCOPY_ERROR_DST_FD)));
     }
     if dst.bdev().read_only() {
-        return Err(EPERM);
+        return Err(refuse(EPERM, Rule::of(bindings::BLKCOPY_ERROR_DST_READ_ONLY)));
     }
     if dst.is_swap() {
-        return Err(ETXTBSY);
+        return Err(refuse(ETXTBSY, Rule::of(bindings::BLKCOPY_ERROR_DST_SWAP)));
     }
     Ok((src, dst))
 }
 
-/// Reads `n` (1 ..= BLKCOPY_MAX_RANGES, checked by the caller) ranges from
-/// user memory at `ptr`: `EFAULT`, or `EINVAL` for a reserved field set.
-pub(crate) fn read_ranges(ptr: u64, n: u32) -> Result<KVec<CopyRange>> {
+/// The command's range count: 1 ..= BLKCOPY_MAX_RANGES.
+pub(crate) fn check_nr_ranges(n: u32) -> Checked<()> {
+    if n == 0 || n > bindings::BLKCOPY_MAX_RANGES {
+        let rule = Rule::of(bindings::BLKCOPY_ERROR_NR_RANGES).with_value(bindings::BLKCOPY_MAX_RANGES.into());
+        return Err(refuse(EINVAL, rule));
+    }
+    Ok(())
+}
+
+/// Reads `n` (checked by `check_nr_ranges`) ranges from user memory at
+/// `ptr`: `EFAULT`, or `EINVAL` for a reserved field set.
+pub(crate) fn read_ranges(ptr: u64, n: u32) -> Checked<KVec<CopyRange>> {
     let n = n as usize;
     let mut ur = UserSlice::new(ptr as usize, n * size_of::<bindings::blkcopy_range>()).reader();
     let mut ranges = KVec::with_capacity(n, GFP_KERNEL)?;
-    for _ in 0..n {
+    for i in 0..n {
         let r: bindings::blkcopy_range = ur.read()?;
         if r.reserved != 0 {
-            return Err(EINVAL);
+            return Err(refuse(EINVAL, Rule::of(bindings::BLKCOPY_ERROR_RANGE_RESERVED).at(i)));
         }
         ranges.push(CopyRange { src: r.src_offset, dst: r.dst_offset, len: r.length }, GFP_KERNEL)?;
     }
@@ -71,11 +83,11 @@ pub(crate) fn read_ranges(ptr: u64, n: u32) -> Result<KVec<CopyRange>> {
 /// destination's cache must not keep stale data over the copy. With
 /// `nonblock`, `EAGAIN` instead of anything that may wait for I/O: source
 /// cache to write back, destination cache to drop.
-pub(crate) fn sync_caches(src: &BdevFile, dst: &BdevFile, ranges: &[CopyRange], nonblock: bool) -> Result {
+pub(crate) fn sync_caches(src: &BdevFile, dst: &BdevFile, ranges: &[CopyRange], nonblock: bool) -> Checked<()> {
     if nonblock
         && ranges.iter().any(|r| src.needs_writeback(r.src, r.src + r.len - 1) || dst.has_cached(r.dst, r.dst + r.len - 1))
     {
-        return Err(EAGAIN);
+        return Err(refuse(EAGAIN, Rule::of(bindings::BLKCOPY_ERROR_WOULD_BLOCK)));
     }
     for r in ranges.iter() {
         src.write_and_wait(r.src, r.src + r.len - 1)?;
@@ -91,19 +103,38 @@ pub(crate) fn drop_dst_cache(dst: &BdevFile, ranges: &[CopyRange]) {
     }
 }
 
-/// BLKCOPY: copy a vector of ranges from `src_fd` to `dst_fd`.
+/// BLKCOPY: copy a vector of ranges from `src_fd` to `dst_fd`. The
+/// arguments go back to the caller with the byte counts and, for a copy a
+/// check refused, the rule (`struct blkcopy_error`): always, unless they
+/// could not be read or are of another size.
 pub(crate) fn copy(core: &'static Core, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) = UserSlice::new(arg, size_of::<bindings::blkcopy_args>()).reader_writer();
     let mut a: bindings::blkcopy_args = reader.read()?;
-    if a.size as usize != size_of::<bindings::blkcopy_args>()
-        || copy::check_flags(a.flags).is_err()
-        || a.pad != 0
-        || a.reserved.iter().any(|&r| r != 0)
-        || a.nr_ranges == 0
-        || a.nr_ranges > bindings::BLKCOPY_MAX_RANGES
-    {
+    if a.size as usize != size_of::<bindings::blkcopy_args>() {
         return Err(EINVAL);
     }
+    let res = match run_copy(core, &a) {
+        Ok(res) => res,
+        Err(r) => CopyResult { status: r.errno.to_errno(), rule: r.rule, ..CopyResult::default() },
+    };
+    a.bytes_copied = res.copied;
+    a.bytes_offloaded = res.offloaded;
+    a.error = res.rule.to_uapi();
+    let written = writer.write(&a);
+    if res.status != 0 {
+        return Err(Error::from_errno(res.status));
+    }
+    written?;
+    Ok(0)
+}
+
+/// BLKCOPY's checks, then the copy, driven by the calling process.
+fn run_copy(core: &'static Core, a: &bindings::blkcopy_args) -> Checked<CopyResult> {
+    if a.pad != 0 || a.reserved.iter().any(|&r| r != 0) {
+        return Err(refuse(EINVAL, Rule::of(bindings::BLKCOPY_ERROR_STRUCT)));
+    }
+    copy::check_flags(a.flags)?;
+    check_nr_ranges(a.nr_ranges)?;
     let (src, dst) = open_pair(a.src_fd, a.dst_fd)?;
     let ranges = read_ranges(a.ranges, a.nr_ranges)?;
     let (sb, db) = (src.bdev(), dst.bdev());
@@ -121,13 +152,7 @@ pub(crate) fn copy(core: &'static Core, arg: usize) -> Result<isize> {
     drop(job);
     let res = waiter.result();
     drop_dst_cache(&dst, &ranges);
-    a.bytes_copied = res.copied;
-    a.bytes_offloaded = res.offloaded;
-    writer.write(&a)?;
-    if res.status != 0 {
-        return Err(Error::from_errno(res.status));
-    }
-    Ok(0)
+    Ok(res)
 }
 
 /// BLKCOPY_INFO: a device's copy capability, and whether a copy from it to

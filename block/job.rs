@@ -29,19 +29,19 @@
 //! 5. The caller is notified with the status and byte counts.
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::c_str;
-use kernel::new_mutex;
+use kernel::{new_mutex, new_spinlock};
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-use kernel::sync::{Arc, ArcBorrow, Mutex};
+use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
 use kernel::types::Opaque;
 use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 
 use crate::command::{self, Command, Limits, SrcRange};
-use crate::copy::{CopyResult, Reason, FLAG_NO_OFFLOAD, FLAG_OFFLOAD_ONLY};
+use crate::copy::{refuse, Checked, CopyResult, Reason, Rule, FLAG_NO_OFFLOAD, FLAG_OFFLOAD_ONLY};
 use crate::extent::ExtentSet;
 use crate::fallback::Fallback;
 use crate::fallback_mem::Reserve;
@@ -127,9 +127,9 @@ pub(crate) struct Waiter {
     /// Something for the driving process to do.
     #[pin]
     event: Completion,
-    status: AtomicI32,
-    copied: AtomicU64,
-    offloaded: AtomicU64,
+    /// What the job reported (read once `done` has completed).
+    #[pin]
+    res: SpinLock<CopyResult>,
 }
 
 impl Waiter {
@@ -138,9 +138,7 @@ impl Waiter {
             pin_init!(Waiter {
                 done <- Completion::new(),
                 event <- Completion::new(),
-                status: AtomicI32::new(0),
-                copied: AtomicU64::new(0),
-                offloaded: AtomicU64::new(0),
+                res <- new_spinlock!(CopyResult::default()),
             }),
             GFP_KERNEL,
         )
@@ -148,20 +146,13 @@ impl Waiter {
 
 
     pub(crate) fn result(&self) -> CopyResult {
-        CopyResult {
-            status: self.status.load(Ordering::Acquire),
-            copied: self.copied.load(Ordering::Acquire),
-            offloaded: self.offloaded.load(Ordering::Acquire),
-            read_failed: false,
-        }
+        *self.res.lock()
     }
 }
 
 impl CopyDone for Waiter {
     fn copy_done(&self, res: &CopyResult) {
-        self.status.store(res.status, Ordering::Release);
-        self.copied.store(res.copied, Ordering::Release);
-        self.offloaded.store(res.offloaded, Ordering::Release);
+        *self.res.lock() = *res;
         self.done.complete();
     }
 }
@@ -344,6 +335,9 @@ struct State {
     reasons: [u64; Reason::COUNT],
     /// A read of the source failed.
     read_failed: bool,
+    /// Which check refused the copy, when one did (below the top: landings,
+    /// offload only).
+    rule: Rule,
     /// The caller's notification, taken by the step that finished the job
     /// and delivered after the state lock is released.
     ending: Option<(Notify, CopyResult)>,
@@ -481,6 +475,7 @@ impl CopyJob {
             fb: Fallback::new(COPIED_EXTENTS + 1)?,
             reasons: [0; Reason::COUNT],
             read_failed: false,
+            rule: Rule::NONE,
             ending: None,
         };
         let cmd_ranges = KBox::new_uninit(GFP_KERNEL)?.write(
@@ -777,8 +772,9 @@ impl CopyJob {
                         continue;
                     }
                     if st.status == 0 {
-                        if let Err(e) = self.check_landings() {
-                            st.status = e.to_errno();
+                        if let Err(r) = self.check_landings() {
+                            st.status = r.errno.to_errno();
+                            st.rule = r.rule;
                         }
                     }
                     if st.status != 0 {
@@ -821,8 +817,9 @@ impl CopyJob {
                 Phase::Fallback => {
                     if !st.planned {
                         st.planned = true;
-                        if let Err(e) = self.plan_fallback(st) {
-                            st.status = e.to_errno();
+                        if let Err(r) = self.plan_fallback(st) {
+                            st.status = r.errno.to_errno();
+                            st.rule = r.rule;
                         }
                     }
                     let work_left = st.fb.work_left();
@@ -914,9 +911,9 @@ impl CopyJob {
     /// Whether the copy may write: every piece landed where no destination
     /// overlaps a source or another destination (`EINVAL` otherwise, and
     /// `ENOMEM` when a landing could not be recorded).
-    fn check_landings(&self) -> Result {
+    fn check_landings(&self) -> Checked<()> {
         if self.routing.landing_lost.load(Ordering::Acquire) {
-            return Err(ENOMEM);
+            return Err(ENOMEM.into());
         }
         let mut landings = self.routing.landings.lock();
         match landing::first_conflict(&mut landings) {
@@ -930,18 +927,22 @@ impl CopyJob {
                     b.start,
                     b.len
                 );
-                Err(EINVAL)
+                // The destination piece, where it overlaps.
+                let at = if b.dst { b.start } else { a.start };
+                Err(refuse(EINVAL, Rule::of(bindings::BLKCOPY_ERROR_OVERLAP_BELOW).with_value(at)))
             }
         }
     }
 
     /// Plans the fallback's work (no allocation: its room was taken when
     /// the job was created).
-    fn plan_fallback(&self, st: &mut State) -> Result {
+    fn plan_fallback(&self, st: &mut State) -> Checked<()> {
         st.fb.plan(st.copied.gaps(self.total), self.block_size())?;
         if st.fb.work_left() && self.flags & FLAG_OFFLOAD_ONLY != 0 {
             st.fb.clear();
-            return Err(crate::kernel_ext::code::eopnotsupp());
+            let left = self.total.saturating_sub(st.offloaded.total());
+            let rule = Rule::of(bindings::BLKCOPY_ERROR_NOT_OFFLOADED).with_value(left);
+            return Err(refuse(crate::kernel_ext::code::eopnotsupp(), rule));
         }
         Ok(())
     }
@@ -1047,7 +1048,7 @@ impl CopyJob {
         if status == 0 && copied < self.total && !locating {
             status = if self.cancel.load(Ordering::Acquire) { EINTR.to_errno() } else { EIO.to_errno() };
         }
-        let res = CopyResult { status, copied, offloaded: st.offloaded.total(), read_failed: st.read_failed };
+        let res = CopyResult { status, copied, offloaded: st.offloaded.total(), read_failed: st.read_failed, rule: st.rule };
         if !locating {
             self.core.stats.job_finished(self.src, self.dst, &res, st.fb.emulated(), &st.reasons);
         }

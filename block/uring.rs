@@ -21,7 +21,7 @@ use kernel::sync::{Arc, Mutex};
 use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::UserSlice;
 
-use crate::copy::{self, CopyResult};
+use crate::copy::{self, refuse, Checked, CopyResult, Rule};
 use crate::ioctl;
 use crate::job::{CopyDone, CopyJob, Core, JobStepper, Notify};
 use crate::kernel_ext::bindings;
@@ -161,7 +161,7 @@ impl QueuedCmd for UringCopy {
             status = crate::kernel_ext::code::ecanceled().to_errno();
         }
         if self.result != 0 && !task_dead {
-            let out = bindings::blkcopy_uring_result { bytes_copied: res.copied, bytes_offloaded: res.offloaded };
+            let out = result_of(&res);
             let w = UserSlice::new(self.result as usize, size_of::<bindings::blkcopy_uring_result>()).writer().write(&out);
             if w.is_err() && status == 0 {
                 status = EFAULT.to_errno();
@@ -171,22 +171,20 @@ impl QueuedCmd for UringCopy {
     }
 }
 
-/// BLKCOPY_URING_COPY: checks the copy and starts it.
-pub(crate) fn copy(core: &'static Core, list: &Arc<InProgress>, cmd: UringCmd<'_, UringCopy>) -> Result<Issued> {
-    if !cmd.flags().sqe128() {
-        return Err(EINVAL);
-    }
-    // Read once: the SQE may be in memory user space writes.
-    let p: bindings::blkcopy_uring_copy = cmd.payload()?;
+/// BLKCOPY_URING_COPY's checks (BLKCOPY's, and the inline range's): the
+/// devices and ranges of a copy that may start.
+fn check(p: &bindings::blkcopy_uring_copy, nonblock: bool) -> Checked<(BdevFile, BdevFile, KVec<CopyRange>)> {
     let inline = p.ranges == 0 && p.nr_ranges == 0;
-    if p.size as usize != size_of::<bindings::blkcopy_uring_copy>()
-        || copy::check_flags(p.flags).is_err()
-        || p.pad != 0
-        || p.reserved.iter().any(|&r| r != 0)
-        || (!inline && (p.nr_ranges == 0 || p.nr_ranges > bindings::BLKCOPY_MAX_RANGES))
+    if p.pad != 0
+        || p.pad2 != 0
+        || p.reserved != 0
         || (!inline && (p.src_offset | p.dst_offset | p.length) != 0)
     {
-        return Err(EINVAL);
+        return Err(refuse(EINVAL, Rule::of(bindings::BLKCOPY_ERROR_STRUCT)));
+    }
+    copy::check_flags(p.flags)?;
+    if !inline {
+        ioctl::check_nr_ranges(p.nr_ranges)?;
     }
     let (src, dst) = ioctl::open_pair(p.src_fd, p.dst_fd)?;
     let ranges = if inline {
@@ -197,8 +195,43 @@ pub(crate) fn copy(core: &'static Core, list: &Arc<InProgress>, cmd: UringCmd<'_
         ioctl::read_ranges(p.ranges, p.nr_ranges)?
     };
     copy::check(src.bdev(), dst.bdev(), &ranges)?;
-    ioctl::sync_caches(&src, &dst, &ranges, cmd.flags().nonblock())?;
+    ioctl::sync_caches(&src, &dst, &ranges, nonblock)?;
+    Ok((src, dst, ranges))
+}
 
+fn result_of(res: &CopyResult) -> bindings::blkcopy_uring_result {
+    bindings::blkcopy_uring_result { bytes_copied: res.copied, bytes_offloaded: res.offloaded, error: res.rule.to_uapi() }
+}
+
+/// BLKCOPY_URING_COPY: checks the copy and starts it. A check that
+/// refuses it answers with its errno and, when the command has a result
+/// struct, writes the rule there.
+pub(crate) fn copy(core: &'static Core, list: &Arc<InProgress>, cmd: UringCmd<'_, UringCopy>) -> Result<Issued> {
+    if !cmd.flags().sqe128() {
+        return Err(EINVAL);
+    }
+    // Read once: the SQE may be in memory user space writes.
+    let p: bindings::blkcopy_uring_copy = cmd.payload()?;
+    if p.size as usize != size_of::<bindings::blkcopy_uring_copy>() {
+        return Err(EINVAL);
+    }
+    let result = match (p.result, p.result_size as usize) {
+        (0, 0) => 0,
+        (ptr, n) if ptr != 0 && n == size_of::<bindings::blkcopy_uring_result>() => ptr,
+        _ => return Err(EINVAL),
+    };
+    let (src, dst, ranges) = match check(&p, cmd.flags().nonblock()) {
+        Ok(checked) => checked,
+        Err(r) => {
+            if result != 0 {
+                let out = result_of(&CopyResult { rule: r.rule, ..CopyResult::default() });
+                // The errno is the answer; a result that cannot be written
+                // does not change it.
+                let _ = UserSlice::new(result as usize, size_of::<bindings::blkcopy_uring_result>()).writer().write(&out);
+            }
+            return Err(r.errno);
+        }
+    };
     let (ring, user_data) = (cmd.ring(), cmd.user_data());
     let state = State { job: None, cancelled: false, done: false, res: CopyResult::default() };
     let uc = Arc::pin_init(
@@ -206,7 +239,7 @@ pub(crate) fn copy(core: &'static Core, list: &Arc<InProgress>, cmd: UringCmd<'_
             src,
             dst,
             ranges,
-            result: p.result,
+            result,
             ring,
             user_data,
             list: list.clone(),

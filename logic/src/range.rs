@@ -41,12 +41,16 @@ pub enum RangeError {
     Misaligned,
     /// `offset + len` overflows 64 bits.
     Overflow,
-    /// The range reaches past the end of its device.
-    OutOfRange,
-    /// Source and destination overlap on the same disk (also between
-    /// different ranges of one vectored copy, and destination with
-    /// destination).
-    Overlap,
+    /// The source range reaches past the end of the source device.
+    SrcPastEnd,
+    /// The destination range reaches past the end of the destination device.
+    DstPastEnd,
+    /// The destination overlaps the source of the range with this index
+    /// (its own, or another's of a vectored copy) on the same disk.
+    DstOverlapsSource(usize),
+    /// The destination overlaps the destination of the range with this
+    /// index.
+    DstOverlapsDestination(usize),
 }
 
 /// The alignment every offset and length must have: the larger of the two
@@ -59,7 +63,8 @@ fn end_of(off: u64, len: u64) -> Result<u64, RangeError> {
     off.checked_add(len).ok_or(RangeError::Overflow)
 }
 
-/// Checks one range on its own.
+/// Checks one range on its own (an overlap of its destination with its
+/// own source names it as range 0).
 pub fn check_range(r: &CopyRange, src: &DevGeom, dst: &DevGeom) -> Result<(), RangeError> {
     if r.len == 0 {
         return Err(RangeError::ZeroLength);
@@ -70,15 +75,18 @@ pub fn check_range(r: &CopyRange, src: &DevGeom, dst: &DevGeom) -> Result<(), Ra
     }
     let src_end = end_of(r.src, r.len)?;
     let dst_end = end_of(r.dst, r.len)?;
-    if src_end > src.size || dst_end > dst.size {
-        return Err(RangeError::OutOfRange);
+    if src_end > src.size {
+        return Err(RangeError::SrcPastEnd);
+    }
+    if dst_end > dst.size {
+        return Err(RangeError::DstPastEnd);
     }
     // Absolute positions on the whole disk cannot overflow once the range
     // is inside a device that lies on that disk, but do not rely on it.
     end_of(src.start, src_end)?;
     end_of(dst.start, dst_end)?;
     if src.disk == dst.disk && overlaps(src.start + r.src, dst.start + r.dst, r.len, r.len) {
-        return Err(RangeError::Overlap);
+        return Err(RangeError::DstOverlapsSource(0));
     }
     Ok(())
 }
@@ -91,27 +99,32 @@ fn overlaps(a: u64, b: u64, alen: u64, blen: u64) -> bool {
 /// another range's source or destination on the same disk (the ranges are
 /// copied concurrently, so such a vector has no defined result).
 ///
-/// On error, returns the index of the first offending range with the reason.
+/// On error, returns the index of the first offending range with the
+/// reason. Of two ranges that overlap, the one named is the one whose
+/// destination overlaps, and the reason names the other.
 pub fn check_ranges(
     ranges: &[CopyRange],
     src: &DevGeom,
     dst: &DevGeom,
 ) -> Result<(), (usize, RangeError)> {
     for (i, r) in ranges.iter().enumerate() {
-        check_range(r, src, dst).map_err(|e| (i, e))?;
+        check_range(r, src, dst).map_err(|e| match e {
+            RangeError::DstOverlapsSource(_) => (i, RangeError::DstOverlapsSource(i)),
+            e => (i, e),
+        })?;
     }
     let same_disk = src.disk == dst.disk;
     for (i, a) in ranges.iter().enumerate() {
-        for b in &ranges[..i] {
+        for (j, b) in ranges[..i].iter().enumerate() {
             let (ad, bd) = (dst.start + a.dst, dst.start + b.dst);
             if overlaps(ad, bd, a.len, b.len) {
-                return Err((i, RangeError::Overlap));
+                return Err((i, RangeError::DstOverlapsDestination(j)));
             }
-            if same_disk
-                && (overlaps(ad, src.start + b.src, a.len, b.len)
-                    || overlaps(src.start + a.src, bd, a.len, b.len))
-            {
-                return Err((i, RangeError::Overlap));
+            if same_disk && overlaps(ad, src.start + b.src, a.len, b.len) {
+                return Err((i, RangeError::DstOverlapsSource(j)));
+            }
+            if same_disk && overlaps(src.start + a.src, bd, a.len, b.len) {
+                return Err((j, RangeError::DstOverlapsSource(i)));
             }
         }
     }
@@ -155,18 +168,20 @@ mod tests {
     fn overflow_and_bounds() {
         let big = u64::MAX - 511;
         assert_eq!(check_range(&r(big, 0, 1024), &A, &B4K.clone_with_lbs(512)), Err(RangeError::Overflow));
-        assert_eq!(check_range(&r((1 << 30) - 512, 0, 1024), &A, &B4K.clone_with_lbs(512)), Err(RangeError::OutOfRange));
-        assert_eq!(check_range(&r(0, 0, 2 << 20), &P1, &P2), Err(RangeError::OutOfRange));
+        assert_eq!(check_range(&r((1 << 30) - 512, 0, 1024), &A, &B4K.clone_with_lbs(512)), Err(RangeError::SrcPastEnd));
+        assert_eq!(check_range(&r(0, (1 << 30) - 512, 1024), &A, &A), Err(RangeError::DstPastEnd));
+        assert_eq!(check_range(&r(0, 0, 2 << 20), &P1, &P2), Err(RangeError::SrcPastEnd));
+        assert_eq!(check_range(&r(0, 1 << 20, 4096), &P1, &P2), Err(RangeError::DstPastEnd));
     }
 
     #[test]
     fn overlap_on_one_device_and_between_partitions() {
-        assert_eq!(check_range(&r(0, 4096, 8192), &A, &A), Err(RangeError::Overlap));
-        assert_eq!(check_range(&r(4096, 0, 8192), &A, &A), Err(RangeError::Overlap));
+        assert_eq!(check_range(&r(0, 4096, 8192), &A, &A), Err(RangeError::DstOverlapsSource(0)));
+        assert_eq!(check_range(&r(4096, 0, 8192), &A, &A), Err(RangeError::DstOverlapsSource(0)));
         assert_eq!(check_range(&r(0, 8192, 8192), &A, &A), Ok(()));
         // Partition-relative offsets that do not overlap, absolute ones that do.
         let p1_big = DevGeom { size: 4 << 20, ..P1 };
-        assert_eq!(check_range(&r(1 << 20, 0, 4096), &p1_big, &P2), Err(RangeError::Overlap));
+        assert_eq!(check_range(&r(1 << 20, 0, 4096), &p1_big, &P2), Err(RangeError::DstOverlapsSource(0)));
     }
 
     #[test]
@@ -174,9 +189,16 @@ mod tests {
         let ok = [r(0, 1 << 20, 4096), r(8192, (1 << 20) + 8192, 4096)];
         assert_eq!(check_ranges(&ok, &A, &A), Ok(()));
         let dst_dst = [r(0, 1 << 20, 8192), r(65536, (1 << 20) + 4096, 4096)];
-        assert_eq!(check_ranges(&dst_dst, &A, &A), Err((1, RangeError::Overlap)));
-        let dst_src = [r(0, 1 << 20, 4096), r(1 << 20, 2 << 20, 4096)];
-        assert_eq!(check_ranges(&dst_src, &A, &A), Err((1, RangeError::Overlap)));
+        assert_eq!(check_ranges(&dst_dst, &A, &A), Err((1, RangeError::DstOverlapsDestination(0))));
+        // Range 1's source is range 0's destination: range 0 is named.
+        let src_dst = [r(0, 1 << 20, 4096), r(1 << 20, 2 << 20, 4096)];
+        assert_eq!(check_ranges(&src_dst, &A, &A), Err((0, RangeError::DstOverlapsSource(1))));
+        // Range 1's destination is range 0's source.
+        let dst_src = [r(1 << 20, 2 << 20, 4096), r(8192, 1 << 20, 4096)];
+        assert_eq!(check_ranges(&dst_src, &A, &A), Err((1, RangeError::DstOverlapsSource(0))));
+        // A range's destination over its own source names itself.
+        let own = [r(0, 1 << 20, 4096), r(65536, 65536 + 512, 4096)];
+        assert_eq!(check_ranges(&own, &A, &A), Err((1, RangeError::DstOverlapsSource(1))));
         // Different disks: a destination may equal another range's source offset.
         let cross = [r(0, 1 << 20, 4096), r(1 << 20, 2 << 20, 4096)];
         assert_eq!(check_ranges(&cross, &A, &B4K.clone_with_lbs(512)), Ok(()));

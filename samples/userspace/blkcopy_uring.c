@@ -54,6 +54,7 @@ static void queue_piece(struct io_uring *ring, int ctl, int src, int dst, struct
 		.dst_offset = dof,
 		.length = len,
 		.result = (uintptr_t)&p->result,
+		.result_size = sizeof(p->result),
 	};
 
 	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, ctl, NULL, 0, 0);

@@ -34,6 +34,48 @@ struct blkcopy_range {
 /* Most ranges one BLKCOPY call takes. */
 #define BLKCOPY_MAX_RANGES	256
 
+/*
+ * Which check refused a copy (struct blkcopy_error.rule). BLKCOPY,
+ * BLKCOPY_URING_COPY and the CLI name the rule; the errno stays what it
+ * was. "value" is what the check compared with, where it says so.
+ */
+#define BLKCOPY_ERROR_NONE		0	/* no check refused it */
+#define BLKCOPY_ERROR_STRUCT		1	/* size, pad or reserved field of the command */
+#define BLKCOPY_ERROR_FLAGS		2	/* unknown flags, or OFFLOAD_ONLY with NO_OFFLOAD */
+#define BLKCOPY_ERROR_NR_RANGES		3	/* not 1 .. value (BLKCOPY_MAX_RANGES) */
+#define BLKCOPY_ERROR_SRC_FD		4	/* src_fd: no block device open for reading */
+#define BLKCOPY_ERROR_DST_FD		5	/* dst_fd: no block device open for writing */
+#define BLKCOPY_ERROR_DST_READ_ONLY	6	/* the destination device is read-only */
+#define BLKCOPY_ERROR_DST_SWAP		7	/* the destination is an active swap device */
+#define BLKCOPY_ERROR_RANGE_RESERVED	8	/* a range's reserved field is set */
+#define BLKCOPY_ERROR_ZERO_LENGTH	9	/* a range of length 0 */
+#define BLKCOPY_ERROR_ALIGNMENT		10	/* offset or length not a multiple of value
+						 * (the larger logical block size) */
+#define BLKCOPY_ERROR_OVERFLOW		11	/* offset + length past 2^64 (EOVERFLOW) */
+#define BLKCOPY_ERROR_SRC_END		12	/* source range ends past value (its size) */
+#define BLKCOPY_ERROR_DST_END		13	/* destination range ends past value (its size) */
+#define BLKCOPY_ERROR_OVERLAP_SRC	14	/* destination overlaps the source of range
+						 * value on the same disk */
+#define BLKCOPY_ERROR_OVERLAP_DST	15	/* destination overlaps the destination of
+						 * range value */
+#define BLKCOPY_ERROR_OVERLAP_BELOW	16	/* a destination overlaps a source or another
+						 * destination on a disk below a stacking layer
+						 * (at byte value of that disk) */
+#define BLKCOPY_ERROR_NOT_OFFLOADED	17	/* OFFLOAD_ONLY: value bytes could not be
+						 * offloaded (EOPNOTSUPP) */
+#define BLKCOPY_ERROR_WOULD_BLOCK	18	/* issued non-blocking, with source cache to
+						 * write back or destination cache to drop */
+
+/* error.range when the rule is not about one range. */
+#define BLKCOPY_NO_RANGE	0xffffffffU
+
+/* All zero when no check refused the copy. */
+struct blkcopy_error {
+	__u32 rule;		/* BLKCOPY_ERROR_* */
+	__u32 range;		/* index of the range refused, or BLKCOPY_NO_RANGE */
+	__u64 value;		/* what the check compared with (see the rule) */
+};
+
 struct blkcopy_args {
 	__u32 size;		/* in: sizeof(struct blkcopy_args) */
 	__u32 flags;		/* in: BLKCOPY_FLAG_* */
@@ -44,7 +86,11 @@ struct blkcopy_args {
 	__u32 pad;		/* must be zero */
 	__u64 bytes_copied;	/* out: length of the copied prefix of the ranges */
 	__u64 bytes_offloaded;	/* out: bytes of it the device copied */
-	__u64 reserved[4];	/* must be zero */
+	struct blkcopy_error error; /* out: which check refused the copy
+				     * (the arguments are written back unless
+				     * they could not be read or have another
+				     * size; ignored on input) */
+	__u64 reserved[2];	/* must be zero */
 };
 
 /* Provider identifiers reported by BLKCOPY_INFO. */
@@ -91,8 +137,10 @@ struct blkcopy_info {
  *		cancelled before it finished);
  *   big_cqe[0]	on IORING_SETUP_CQE32 rings: bytes_copied, the length of
  *		the copied prefix of the ranges (also on failure);
- *   result	if not 0, struct blkcopy_uring_result is written there before
- *		the CQE is posted (-EFAULT in cqe->res if it cannot be).
+ *   result	if not 0, struct blkcopy_uring_result (result_size must be its
+ *		size) is written there before the CQE is posted (-EFAULT in
+ *		cqe->res if it cannot be), also when a check refused the copy
+ *		at issue (once the command's size and result_size are right).
  * See Documentation/blkcopy.rst ("Asynchronous copies: io_uring").
  */
 struct blkcopy_uring_copy {
@@ -107,12 +155,16 @@ struct blkcopy_uring_copy {
 	__u64 dst_offset;
 	__u64 length;
 	__u64 result;		/* 0, or pointer to struct blkcopy_uring_result */
-	__u64 reserved[2];	/* must be zero */
+	__u32 result_size;	/* sizeof(struct blkcopy_uring_result) with a
+				 * result pointer, else 0 */
+	__u32 pad2;		/* must be zero */
+	__u64 reserved;		/* must be zero */
 };
 
 struct blkcopy_uring_result {
 	__u64 bytes_copied;	/* length of the copied prefix of the ranges */
 	__u64 bytes_offloaded;	/* bytes of it the device copied */
+	struct blkcopy_error error; /* which check refused the copy */
 };
 
 /* Cancel every matching copy, not only the first. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Runs every bad input of the BLKCOPY and BLKCOPY_INFO ioctls that the
-//! uAPI documents and checks the errno each gets. Used by the VM test
+//! uAPI documents and checks the errno each gets, and for a copy the rule
+//! the kernel names (`struct blkcopy_error`: rule, range, value). Used by the VM test
 //! tests/vm/cases/120-uapi-errors.sh, which also checks that none of them
 //! changed a byte of the destination. With `--ring`, the same copies go
 //! through io_uring (BLKCOPY_URING_COPY, its errno in the CQE), followed by
@@ -41,19 +42,37 @@ fn as_uring(a: &Args) -> UringCopy {
         ranges: a.ranges,
         nr_ranges: a.nr_ranges,
         pad: a.pad,
-        reserved: [a.reserved.iter().fold(0, |x, r| x | r), 0],
+        reserved: a.reserved.iter().fold(0, |x, r| x | r),
         ..Default::default()
     }
 }
 
-fn copy_with(ctl: &File, mut a: Args, ranges: &mut [Range]) -> i32 {
+/// How a copy ended: its errno, and the rule the kernel named.
+type Outcome = (i32, Refusal);
+
+/// The refusal a check should name.
+fn rule(rule: Rule, range: u32, value: u64) -> Refusal {
+    Refusal { rule: rule as u32, range, value }
+}
+
+/// No rule named (the command could not be read, or an errno no check
+/// gives).
+const NONE: Refusal = Refusal { rule: 0, range: 0, value: 0 };
+
+fn copy_with(ctl: &File, mut a: Args, ranges: &mut [Range]) -> Outcome {
     if a.ranges == 0 && !ranges.is_empty() {
         a.ranges = ranges.as_mut_ptr() as u64;
     }
     if let Some(ring) = RING.lock().unwrap().as_ref() {
-        return res_errno(ring_cmd(&mut ring.borrow_mut(), ctl.as_raw_fd(), URING_COPY, &as_uring(&a)).0);
+        let mut out = UringResult::default();
+        let mut c = as_uring(&a);
+        c.result = &mut out as *mut UringResult as u64;
+        c.result_size = std::mem::size_of::<UringResult>() as u32;
+        let errno = res_errno(ring_cmd(&mut ring.borrow_mut(), ctl.as_raw_fd(), URING_COPY, &c).0);
+        return (errno, out.error);
     }
-    raw(ctl, BLKCOPY, &mut a as *mut Args as *mut _)
+    let errno = raw(ctl, BLKCOPY, &mut a as *mut Args as *mut _);
+    (errno, a.error)
 }
 
 fn main() {
@@ -99,48 +118,93 @@ fn main() {
         sz
     };
 
-    let mut fails = 0;
-    let mut check = |name: &str, got: i32, want: i32| {
+    let fails = std::cell::Cell::new(0);
+    let check = |name: &str, got: i32, want: i32| {
         let ok = got == want;
         println!("{} {name}: {} (want {})", if ok { "ok" } else { "FAIL" }, errno_name(got), errno_name(want));
         if !ok {
-            fails += 1;
+            fails.set(fails.get() + 1);
+        }
+    };
+    // A copy: the errno, and the rule with its range and value.
+    let check_copy = |name: &str, got: Outcome, want: i32, want_rule: Refusal| {
+        let show = |r: &Refusal| match Rule::from_code(r.rule) {
+            Some(Rule::None) | None if r.rule == 0 => "no rule".to_string(),
+            x => format!("{} range {} value {}", x.map_or("?", |x| x.name()), r.range as i32, r.value),
+        };
+        let ok = got.0 == want && got.1 == want_rule;
+        println!(
+            "{} {name}: {}, {} (want {}, {})",
+            if ok { "ok" } else { "FAIL" },
+            errno_name(got.0),
+            show(&got.1),
+            errno_name(want),
+            show(&want_rule)
+        );
+        if !ok {
+            fails.set(fails.get() + 1);
         }
     };
 
-    // Header fields.
-    check("size zero", copy_with(&ctl, Args { size: 0, ..good(s, d) }, &mut r1()), libc::EINVAL);
-    check("size larger", copy_with(&ctl, Args { size: 4096, ..good(s, d) }, &mut r1()), libc::EINVAL);
-    check("unknown flag", copy_with(&ctl, Args { flags: 1 << 7, ..good(s, d) }, &mut r1()), libc::EINVAL);
-    check(
+    let n = NO_RANGE;
+    // Header fields. A command of another size is not read as this one:
+    // no rule comes back.
+    check_copy("size zero", copy_with(&ctl, Args { size: 0, ..good(s, d) }, &mut r1()), libc::EINVAL, NONE);
+    check_copy("size larger", copy_with(&ctl, Args { size: 4096, ..good(s, d) }, &mut r1()), libc::EINVAL, NONE);
+    check_copy("unknown flag", copy_with(&ctl, Args { flags: 1 << 7, ..good(s, d) }, &mut r1()), libc::EINVAL, rule(Rule::Flags, n, 0));
+    check_copy(
         "offload-only with no-offload",
         copy_with(&ctl, Args { flags: FLAG_OFFLOAD_ONLY | FLAG_NO_OFFLOAD, ..good(s, d) }, &mut r1()),
         libc::EINVAL,
+        rule(Rule::Flags, n, 0),
     );
-    check("pad nonzero", copy_with(&ctl, Args { pad: 1, ..good(s, d) }, &mut r1()), libc::EINVAL);
-    check("reserved nonzero", copy_with(&ctl, Args { reserved: [0, 0, 7, 0], ..good(s, d) }, &mut r1()), libc::EINVAL);
-    check("no ranges", copy_with(&ctl, Args { nr_ranges: 0, ..good(s, d) }, &mut r1()), libc::EINVAL);
+    check_copy("pad nonzero", copy_with(&ctl, Args { pad: 1, ..good(s, d) }, &mut r1()), libc::EINVAL, rule(Rule::Struct, n, 0));
+    check_copy(
+        "reserved nonzero",
+        copy_with(&ctl, Args { reserved: [0, 7], ..good(s, d) }, &mut r1()),
+        libc::EINVAL,
+        rule(Rule::Struct, n, 0),
+    );
+    let mr = MAX_RANGES as u64;
+    check_copy("no ranges", copy_with(&ctl, Args { nr_ranges: 0, ..good(s, d) }, &mut r1()), libc::EINVAL, rule(Rule::NrRanges, n, mr));
     let mut many = vec![Range::default(); MAX_RANGES + 1];
-    check("too many ranges", copy_with(&ctl, Args { nr_ranges: (MAX_RANGES + 1) as u32, ..good(s, d) }, &mut many), libc::EINVAL);
-    let mut rr = r1();
-    rr[0].reserved = 1;
-    check("range reserved nonzero", copy_with(&ctl, good(s, d), &mut rr), libc::EINVAL);
+    check_copy(
+        "too many ranges",
+        copy_with(&ctl, Args { nr_ranges: (MAX_RANGES + 1) as u32, ..good(s, d) }, &mut many),
+        libc::EINVAL,
+        rule(Rule::NrRanges, n, mr),
+    );
+    let mut rr = [r1()[0], r1()[0]];
+    rr[1].reserved = 1;
+    check_copy(
+        "range reserved nonzero",
+        copy_with(&ctl, Args { nr_ranges: 2, ..good(s, d) }, &mut rr),
+        libc::EINVAL,
+        rule(Rule::RangeReserved, 1, 0),
+    );
 
     // Descriptors.
-    check("source fd not open", copy_with(&ctl, good(1000, d), &mut r1()), libc::EBADF);
-    check("destination fd negative", copy_with(&ctl, good(s, -1), &mut r1()), libc::EBADF);
-    check("source is a regular file", copy_with(&ctl, good(file.as_raw_fd(), d), &mut r1()), libc::ENOTBLK);
-    check("destination is a regular file", copy_with(&ctl, good(s, file.as_raw_fd()), &mut r1()), libc::ENOTBLK);
-    check("source is a pipe", copy_with(&ctl, good(rd, d), &mut r1()), libc::ENOTBLK);
-    check("source opened write-only", copy_with(&ctl, good(src_wo.as_raw_fd(), d), &mut r1()), libc::EBADF);
-    check("destination opened read-only", copy_with(&ctl, good(s, dst_ro.as_raw_fd()), &mut r1()), libc::EBADF);
+    let sfd = rule(Rule::SrcFd, n, 0);
+    let dfd = rule(Rule::DstFd, n, 0);
+    check_copy("source fd not open", copy_with(&ctl, good(1000, d), &mut r1()), libc::EBADF, sfd);
+    check_copy("destination fd negative", copy_with(&ctl, good(s, -1), &mut r1()), libc::EBADF, dfd);
+    check_copy("source is a regular file", copy_with(&ctl, good(file.as_raw_fd(), d), &mut r1()), libc::ENOTBLK, sfd);
+    check_copy("destination is a regular file", copy_with(&ctl, good(s, file.as_raw_fd()), &mut r1()), libc::ENOTBLK, dfd);
+    check_copy("source is a pipe", copy_with(&ctl, good(rd, d), &mut r1()), libc::ENOTBLK, sfd);
+    check_copy("source opened write-only", copy_with(&ctl, good(src_wo.as_raw_fd(), d), &mut r1()), libc::EBADF, sfd);
+    check_copy("destination opened read-only", copy_with(&ctl, good(s, dst_ro.as_raw_fd()), &mut r1()), libc::EBADF, dfd);
     // BLKROSET on the destination, then back.
     {
         const BLKROSET: u64 = (0x12 << 8) | 93;
         let mut one: libc::c_int = 1;
         // SAFETY: BLKROSET reads an int.
         assert_eq!(unsafe { libc::ioctl(d, BLKROSET as _, &mut one as *mut libc::c_int) }, 0);
-        check("destination read-only device", copy_with(&ctl, good(s, d), &mut r1()), libc::EPERM);
+        check_copy(
+            "destination read-only device",
+            copy_with(&ctl, good(s, d), &mut r1()),
+            libc::EPERM,
+            rule(Rule::DstReadOnly, n, 0),
+        );
         let mut zero: libc::c_int = 0;
         // SAFETY: as above.
         assert_eq!(unsafe { libc::ioctl(d, BLKROSET as _, &mut zero as *mut libc::c_int) }, 0);
@@ -148,43 +212,94 @@ fn main() {
 
     // Ranges.
     let rg = |so: u64, d_: u64, l: u64| [Range { src_offset: so, dst_offset: d_, length: l, reserved: 0 }];
-    check("zero length", copy_with(&ctl, good(s, d), &mut rg(0, 1 << 20, 0)), libc::EINVAL);
-    check("misaligned offset", copy_with(&ctl, good(s, d), &mut rg(100, 1 << 20, 4096)), libc::EINVAL);
-    check("misaligned length", copy_with(&ctl, good(s, d), &mut rg(0, 1 << 20, 1000)), libc::EINVAL);
+    let size_of_dev = |f: &File| {
+        let mut sz = 0u64;
+        const BLKGETSIZE64: u64 = (2u64 << 30) | (8 << 16) | (0x12 << 8) | 114;
+        // SAFETY: writes one u64.
+        unsafe { libc::ioctl(f.as_raw_fd(), BLKGETSIZE64 as _, &mut sz as *mut u64) };
+        sz
+    };
+    let (src_size, dst_size) = (size_of_dev(&src), size_of_dev(&dst));
+    // (Writes 64 KiB at 100 MiB of DST, outside what 120 digests.) The error fields are output only: what the caller left there is
+    // ignored.
+    check_copy(
+        "error fields set on input",
+        copy_with(&ctl, Args { error: rule(Rule::Flags, 7, 7), ..good(s, d) }, &mut rg(0, 100 << 20, 65536)),
+        0,
+        NONE,
+    );
+    check_copy("zero length", copy_with(&ctl, good(s, d), &mut rg(0, 1 << 20, 0)), libc::EINVAL, rule(Rule::ZeroLength, 0, 0));
+    check_copy("misaligned offset", copy_with(&ctl, good(s, d), &mut rg(100, 1 << 20, 4096)), libc::EINVAL, rule(Rule::Alignment, 0, 512));
+    check_copy("misaligned length", copy_with(&ctl, good(s, d), &mut rg(0, 1 << 20, 1000)), libc::EINVAL, rule(Rule::Alignment, 0, 512));
     let s4 = src4k.as_raw_fd();
-    check(
+    check_copy(
         "aligned to 512 but not to the larger 4096",
         copy_with(&ctl, good(s4, d), &mut rg(0, (1 << 20) + 512, 4096)),
         libc::EINVAL,
+        rule(Rule::Alignment, 0, 4096),
     );
-    check("offset + length overflows", copy_with(&ctl, good(s, d), &mut rg(u64::MAX - 511, 1 << 20, 1024)), libc::EOVERFLOW);
-    check("beyond the end of the source", copy_with(&ctl, good(s, d), &mut rg(u64::MAX / 2 & !511, 1 << 20, 512)), libc::EINVAL);
-    check(
+    check_copy(
+        "offset + length overflows",
+        copy_with(&ctl, good(s, d), &mut rg(u64::MAX - 511, 1 << 20, 1024)),
+        libc::EOVERFLOW,
+        rule(Rule::Overflow, 0, 0),
+    );
+    check_copy(
+        "beyond the end of the source",
+        copy_with(&ctl, good(s, d), &mut rg(u64::MAX / 2 & !511, 1 << 20, 512)),
+        libc::EINVAL,
+        rule(Rule::SrcEnd, 0, src_size),
+    );
+    let mut third_past_end = [rg(0, 1 << 20, 4096)[0], rg(8192, 2 << 20, 4096)[0], rg(16384, dst_size - 4096, 8192)[0]];
+    check_copy(
+        "range 2 beyond the end of the destination",
+        copy_with(&ctl, Args { nr_ranges: 3, ..good(s, d) }, &mut third_past_end),
+        libc::EINVAL,
+        rule(Rule::DstEnd, 2, dst_size),
+    );
+    check_copy(
         "beyond the end of a partition",
         copy_with(&ctl, good(s, part.as_raw_fd()), &mut rg(0, part_size - 4096, 8192)),
         libc::EINVAL,
+        rule(Rule::DstEnd, 0, part_size),
     );
-    check("overlap on one device", copy_with(&ctl, good(d, d), &mut rg(1 << 20, (1 << 20) + 4096, 65536)), libc::EINVAL);
+    check_copy(
+        "overlap on one device",
+        copy_with(&ctl, good(d, d), &mut rg(1 << 20, (1 << 20) + 4096, 65536)),
+        libc::EINVAL,
+        rule(Rule::OverlapSrc, 0, 0),
+    );
     let mut cross = [
         Range { src_offset: 0, dst_offset: 8 << 20, length: 1 << 20, reserved: 0 },
         Range { src_offset: 8 << 20, dst_offset: 16 << 20, length: 1 << 20, reserved: 0 },
     ];
-    check(
+    check_copy(
         "a destination overlaps another range's source",
         copy_with(&ctl, Args { nr_ranges: 2, ..good(d, d) }, &mut cross),
         libc::EINVAL,
+        rule(Rule::OverlapSrc, 0, 1),
     );
-    check("ranges pointer invalid", copy_with(&ctl, Args { ranges: 8, ..good(s, d) }, &mut []), libc::EFAULT);
+    let mut two_dst = [
+        Range { src_offset: 0, dst_offset: 8 << 20, length: 1 << 20, reserved: 0 },
+        Range { src_offset: 4 << 20, dst_offset: (8 << 20) + 4096, length: 4096, reserved: 0 },
+    ];
+    check_copy(
+        "two destinations overlap",
+        copy_with(&ctl, Args { nr_ranges: 2, ..good(s, d) }, &mut two_dst),
+        libc::EINVAL,
+        rule(Rule::OverlapDst, 1, 0),
+    );
+    check_copy("ranges pointer invalid", copy_with(&ctl, Args { ranges: 8, ..good(s, d) }, &mut []), libc::EFAULT, NONE);
     if via_ring {
-        ring_only(&ctl, s, d, &mut check);
+        ring_only(&ctl, s, d, &check);
     } else {
         check("args pointer invalid", raw(&ctl, BLKCOPY, 8 as *mut _), libc::EFAULT);
         check("unknown ioctl", raw(&ctl, BLKCOPY + 0x100, std::ptr::null_mut()), libc::ENOTTY);
     }
 
     if via_ring {
-        println!("{fails} failed");
-        std::process::exit(if fails == 0 { 0 } else { 1 });
+        println!("{} failed", fails.get());
+        std::process::exit(if fails.get() == 0 { 0 } else { 1 });
     }
 
     // BLKCOPY_INFO.
@@ -198,14 +313,14 @@ fn main() {
     check("info of a regular file", info(file.as_raw_fd(), -1, 0), libc::ENOTBLK);
     check("info of a closed fd", info(1000, -1, 0), libc::EBADF);
 
-    println!("{fails} failed");
-    std::process::exit(if fails == 0 { 0 } else { 1 });
+    println!("{} failed", fails.get());
+    std::process::exit(if fails.get() == 0 { 0 } else { 1 });
 }
 
 /// The malformed commands only the ring has. The one copy that succeeds
 /// (to learn that a bad result pointer fails it after the copy) writes
 /// 64 KiB at 100 MiB of DST, outside what 120 digests.
-fn ring_only(ctl: &File, s: i32, d: i32, check: &mut impl FnMut(&str, i32, i32)) {
+fn ring_only(ctl: &File, s: i32, d: i32, check: &impl Fn(&str, i32, i32)) {
     let c = ctl.as_raw_fd();
     let guard = RING.lock().unwrap();
     let mut ring = guard.as_ref().unwrap().borrow_mut();
@@ -230,19 +345,29 @@ fn ring_only(ctl: &File, s: i32, d: i32, check: &mut impl FnMut(&str, i32, i32))
     );
     check("ranges pointer with no ranges", r(URING_COPY, &|| UringCopy { ranges: p, ..uc(0, 0, 0) }), libc::EINVAL);
     check("inline range of length zero", r(URING_COPY, &|| uc(0, 1 << 20, 0)), libc::EINVAL);
-    check("reserved[1] nonzero", r(URING_COPY, &|| UringCopy { reserved: [0, 1], ..uc(0, 1 << 20, 4096) }), libc::EINVAL);
+    check("reserved nonzero", r(URING_COPY, &|| UringCopy { reserved: 1, ..uc(0, 1 << 20, 4096) }), libc::EINVAL);
+    check("pad2 nonzero", r(URING_COPY, &|| UringCopy { pad2: 1, ..uc(0, 1 << 20, 4096) }), libc::EINVAL);
+    let rs = std::mem::size_of::<UringResult>() as u32;
+    let mut out = UringResult::default();
+    let op = &mut out as *mut UringResult as u64;
+    check("result without result_size", r(URING_COPY, &|| UringCopy { result: op, ..uc(0, 100 << 20, 65536) }), libc::EINVAL);
+    check("result_size without result", r(URING_COPY, &|| UringCopy { result_size: rs, ..uc(0, 100 << 20, 65536) }), libc::EINVAL);
+    check(
+        "result_size of the first layout (16)",
+        r(URING_COPY, &|| UringCopy { result: op, result_size: 16, ..uc(0, 100 << 20, 65536) }),
+        libc::EINVAL,
+    );
     check("unknown command", r(URING_COPY + 0x10, &|| uc(0, 1 << 20, 4096)), libc::ENOTTY);
     // A bad result pointer: the copy is done (its length in the CQE), and
     // the CQE says EFAULT.
-    let (res, copied) = ring_cmd(&mut ring, c, URING_COPY, &UringCopy { result: 8, ..uc(0, 100 << 20, 65536) });
+    let (res, copied) = ring_cmd(&mut ring, c, URING_COPY, &UringCopy { result: 8, result_size: rs, ..uc(0, 100 << 20, 65536) });
     check("result pointer invalid", res_errno(res), libc::EFAULT);
     check("result pointer invalid: bytes copied in the CQE", if copied == 65536 { 0 } else { libc::EIO }, 0);
-    let mut out = UringResult::default();
-    let (res, copied) = ring_cmd(&mut ring, c, URING_COPY, &UringCopy { result: &mut out as *mut UringResult as u64, ..uc(0, 100 << 20, 65536) });
+    let (res, copied) = ring_cmd(&mut ring, c, URING_COPY, &UringCopy { result: op, result_size: rs, ..uc(0, 100 << 20, 65536) });
     check("inline copy", res_errno(res), 0);
     check(
         "inline copy: result written, bytes in the CQE",
-        if copied == 65536 && out.bytes_copied == 65536 { 0 } else { libc::EIO },
+        if copied == 65536 && out.bytes_copied == 65536 && out.error == Refusal::default() { 0 } else { libc::EIO },
         0,
     );
     // BLKCOPY_URING_CANCEL.

@@ -23,7 +23,7 @@ lio_copy() {
     fail "LIO copy"
   [[ $(json_field "$out" bytes_offloaded) == $((8 * MB)) ]] || fail "LIO copy not offloaded: $out"
   assert_same "$la" $((8 * MB)) "$lb" $((16 * MB)) $((8 * MB))
-  sed -nE 's/.*"seconds":([0-9]+)\.([0-9]{6}).*/\1\2/p' <<< "$out" | sed 's/^0*//;s/^$/0/'
+  awk -F'"seconds":' '{ split($2, v, /[,}]/); printf "%d\n", v[1] * 1000000 }' <<< "$out"
 }
 base=0
 for i in 1 2 3; do t=$(lio_copy); ((t > base)) && base=$t; done

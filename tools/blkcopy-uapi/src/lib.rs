@@ -44,7 +44,182 @@ pub struct Args {
     pub pad: u32,
     pub bytes_copied: u64,
     pub bytes_offloaded: u64,
-    pub reserved: [u64; 4],
+    pub error: Refusal,
+    pub reserved: [u64; 2],
+}
+
+/// `struct blkcopy_error`: which check refused a copy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Refusal {
+    /// `BLKCOPY_ERROR_*` ([`Rule`]).
+    pub rule: u32,
+    /// The range refused, or [`NO_RANGE`].
+    pub range: u32,
+    /// What the check compared with (see the rule).
+    pub value: u64,
+}
+
+/// `BLKCOPY_NO_RANGE`.
+pub const NO_RANGE: u32 = u32::MAX;
+
+/// The checks that refuse a copy (`BLKCOPY_ERROR_*`), by their numbers in
+/// the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Rule {
+    None = 0,
+    Struct = 1,
+    Flags = 2,
+    NrRanges = 3,
+    SrcFd = 4,
+    DstFd = 5,
+    DstReadOnly = 6,
+    DstSwap = 7,
+    RangeReserved = 8,
+    ZeroLength = 9,
+    Alignment = 10,
+    Overflow = 11,
+    SrcEnd = 12,
+    DstEnd = 13,
+    OverlapSrc = 14,
+    OverlapDst = 15,
+    OverlapBelow = 16,
+    NotOffloaded = 17,
+    WouldBlock = 18,
+}
+
+impl Rule {
+    /// Every rule, in number order.
+    pub const ALL: [Rule; 19] = [
+        Rule::None,
+        Rule::Struct,
+        Rule::Flags,
+        Rule::NrRanges,
+        Rule::SrcFd,
+        Rule::DstFd,
+        Rule::DstReadOnly,
+        Rule::DstSwap,
+        Rule::RangeReserved,
+        Rule::ZeroLength,
+        Rule::Alignment,
+        Rule::Overflow,
+        Rule::SrcEnd,
+        Rule::DstEnd,
+        Rule::OverlapSrc,
+        Rule::OverlapDst,
+        Rule::OverlapBelow,
+        Rule::NotOffloaded,
+        Rule::WouldBlock,
+    ];
+
+    /// The rule with number `code` (a newer kernel's unknown rule: `None`).
+    pub fn from_code(code: u32) -> Option<Rule> {
+        Rule::ALL.get(code as usize).copied()
+    }
+
+    /// The rule's name in JSON output and tests (the header's constant,
+    /// lower case, without `BLKCOPY_ERROR_`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::None => "none",
+            Rule::Struct => "struct",
+            Rule::Flags => "flags",
+            Rule::NrRanges => "nr_ranges",
+            Rule::SrcFd => "src_fd",
+            Rule::DstFd => "dst_fd",
+            Rule::DstReadOnly => "dst_read_only",
+            Rule::DstSwap => "dst_swap",
+            Rule::RangeReserved => "range_reserved",
+            Rule::ZeroLength => "zero_length",
+            Rule::Alignment => "alignment",
+            Rule::Overflow => "overflow",
+            Rule::SrcEnd => "src_end",
+            Rule::DstEnd => "dst_end",
+            Rule::OverlapSrc => "overlap_src",
+            Rule::OverlapDst => "overlap_dst",
+            Rule::OverlapBelow => "overlap_below",
+            Rule::NotOffloaded => "not_offloaded",
+            Rule::WouldBlock => "would_block",
+        }
+    }
+}
+
+/// What [`Refusal::describe`] needs to know about the copy's devices.
+#[derive(Clone, Copy, Debug)]
+pub struct Devices<'a> {
+    pub src: &'a str,
+    pub dst: &'a str,
+    pub src_block_size: u32,
+    pub dst_block_size: u32,
+}
+
+impl Refusal {
+    /// The rule, if a check refused the copy and this tool knows it.
+    pub fn rule(&self) -> Option<Rule> {
+        Rule::from_code(self.rule).filter(|r| *r != Rule::None)
+    }
+
+    /// The refusal in words, naming the range (when the copy has several),
+    /// the device and the limit: "range 3: destination ends at 2147487744,
+    /// past the end of /dev/nvme0n2 (2147483648 bytes)". `ranges` are the
+    /// ranges of the refused call. None when no check refused it.
+    pub fn describe(&self, dev: &Devices<'_>, ranges: &[Range]) -> Option<String> {
+        let rule = self.rule()?;
+        let r = ranges.get(self.range as usize).copied();
+        let v = self.value;
+        let range_name = |i: u64| format!("range {i}");
+        let msg = match rule {
+            Rule::None => return None,
+            Rule::Struct => "malformed command (size, padding or reserved field)".to_string(),
+            Rule::Flags => "unknown flags, or offload-only together with no-offload".to_string(),
+            Rule::NrRanges => format!("a copy takes 1 to {v} ranges"),
+            Rule::SrcFd => format!("{}: not a block device open for reading", dev.src),
+            Rule::DstFd => format!("{}: not a block device open for writing", dev.dst),
+            Rule::DstReadOnly => format!("{} is read-only", dev.dst),
+            Rule::DstSwap => format!("{} is an active swap device", dev.dst),
+            Rule::RangeReserved => "reserved field of the range set".to_string(),
+            Rule::ZeroLength => "length must not be 0".to_string(),
+            Rule::Alignment => {
+                let by = match (dev.src_block_size as u64 == v, dev.dst_block_size as u64 == v) {
+                    (true, false) => format!("logical block size of {}", dev.src),
+                    (false, true) => format!("logical block size of {}", dev.dst),
+                    _ if dev.src == dev.dst => format!("logical block size of {}", dev.src),
+                    _ => format!("logical block size of {} and {}", dev.src, dev.dst),
+                };
+                format!("offsets and length must be multiples of {v} ({by})")
+            }
+            Rule::Overflow => "offset plus length is past 2^64".to_string(),
+            Rule::SrcEnd => match r {
+                Some(r) => format!(
+                    "source ends at {}, past the end of {} ({v} bytes)",
+                    r.src_offset as u128 + r.length as u128,
+                    dev.src
+                ),
+                None => format!("source past the end of {} ({v} bytes)", dev.src),
+            },
+            Rule::DstEnd => match r {
+                Some(r) => format!(
+                    "destination ends at {}, past the end of {} ({v} bytes)",
+                    r.dst_offset as u128 + r.length as u128,
+                    dev.dst
+                ),
+                None => format!("destination past the end of {} ({v} bytes)", dev.dst),
+            },
+            Rule::OverlapSrc if v == u64::from(self.range) => {
+                format!("source and destination overlap on {}", dev.dst)
+            }
+            Rule::OverlapSrc => format!("destination overlaps the source of {} on {}", range_name(v), dev.dst),
+            Rule::OverlapDst => format!("destination overlaps the destination of {} on {}", range_name(v), dev.dst),
+            Rule::OverlapBelow => format!(
+                "{} and {} reach the same disk, where a destination overlaps a source or another destination (at byte {v} of that disk)",
+                dev.src, dev.dst
+            ),
+            Rule::NotOffloaded => format!("{v} bytes cannot be offloaded (offload only); see blkcopy info {} {}", dev.src, dev.dst),
+            Rule::WouldBlock => "would wait for the page cache (non-blocking)".to_string(),
+        };
+        Some(if self.range != NO_RANGE && ranges.len() > 1 { format!("{}: {msg}", range_name(self.range.into())) } else { msg })
+    }
 }
 
 /// `struct blkcopy_info`.
@@ -66,19 +241,16 @@ pub struct Info {
     pub reserved: [u64; 4],
 }
 
-const fn ioc(dir: u64, nr: u8, size: usize) -> u64 {
-    // _IOC(dir, type, nr, size) on x86-64 and most others.
-    (dir << 30) | ((size as u64) << 16) | ((IOC_MAGIC as u64) << 8) | nr as u64
-}
-
-/// `_IOWR(BLKCOPY_IOC_MAGIC, nr, size)`.
+/// `_IOWR(BLKCOPY_IOC_MAGIC, nr, size)` (nix's definition of the kernel's
+/// `_IOC` encoding for this architecture; `tests/layout.rs` checks every
+/// number against the C header).
 pub(crate) const fn iowr(nr: u8, size: usize) -> u64 {
-    ioc(3, nr, size)
+    nix::request_code_readwrite!(IOC_MAGIC, nr, size) as u64
 }
 
 /// `_IOW(BLKCOPY_IOC_MAGIC, nr, size)`.
 pub(crate) const fn iow(nr: u8, size: usize) -> u64 {
-    ioc(1, nr, size)
+    nix::request_code_write!(IOC_MAGIC, nr, size) as u64
 }
 
 /// `BLKCOPY`.
@@ -122,6 +294,85 @@ pub fn reason_name(id: u32) -> &'static str {
     }
 }
 
+/// A device as the range checks see it (the kernel's own checks, from
+/// `logic/src/range.rs`).
+pub use blkcopy_logic::range::DevGeom;
+
+/// Where the device open as `f` lies: its size and logical block size,
+/// and the whole disk it is part of with its byte offset there (a
+/// partition's, from sysfs).
+pub fn geometry(f: &File) -> io::Result<DevGeom> {
+    use std::os::unix::fs::MetadataExt;
+    let rdev = f.metadata()?.rdev();
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    let sys = format!("/sys/dev/block/{major}:{minor}");
+    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string());
+    let num = |p: &str| -> io::Result<u64> {
+        read(p)?.parse().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("{p}: not a number")))
+    };
+    let mut size = 0u64;
+    // BLKGETSIZE64 = _IOR(0x12, 114, size_t)
+    const BLKGETSIZE64: u64 = nix::request_code_read!(0x12, 114, std::mem::size_of::<usize>()) as u64;
+    // SAFETY: BLKGETSIZE64 writes one u64 to the pointer.
+    if unsafe { libc::ioctl(f.as_raw_fd(), BLKGETSIZE64 as _, &mut size as *mut u64) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut lbs: libc::c_int = 0;
+    // BLKSSZGET = _IO(0x12, 104), writes an int.
+    const BLKSSZGET: u64 = nix::request_code_none!(0x12, 104) as u64;
+    // SAFETY: BLKSSZGET writes one int to the pointer.
+    if unsafe { libc::ioctl(f.as_raw_fd(), BLKSSZGET as _, &mut lbs as *mut libc::c_int) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // A partition: its disk is the parent directory's device.
+    let (disk, start) = if std::path::Path::new(&format!("{sys}/partition")).exists() {
+        let parent = read(&format!("{sys}/../dev"))?;
+        (parent, num(&format!("{sys}/start"))? * 512)
+    } else {
+        (format!("{major}:{minor}"), 0)
+    };
+    let (ma, mi) = disk.split_once(':').unwrap_or(("0", "0"));
+    let disk = (ma.parse::<u64>().unwrap_or(0) << 32) | mi.parse::<u64>().unwrap_or(0);
+    Ok(DevGeom { size, lbs: lbs as u32, disk, start })
+}
+
+/// Whether the device open as `f` is built on other block devices (a
+/// device-mapper or md device: its sysfs `slaves` are not empty), so that
+/// it may reach another device's blocks.
+pub fn is_stacked(f: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = f.metadata() else { return true };
+    let (major, minor) = (libc::major(m.rdev()), libc::minor(m.rdev()));
+    let sys = format!("/sys/dev/block/{major}:{minor}");
+    let slaves = if std::path::Path::new(&format!("{sys}/partition")).exists() {
+        format!("{sys}/../slaves")
+    } else {
+        format!("{sys}/slaves")
+    };
+    std::fs::read_dir(slaves).map_or(false, |mut d| d.next().is_some())
+}
+
+/// The kernel's checks of a copy's ranges, made before the CLI splits a
+/// copy into several calls (so that a range refused as a whole copies
+/// nothing): the refusal the kernel would give. Overlaps through stacking
+/// layers are left to the kernel.
+pub fn check_ranges(ranges: &[Range], src: &DevGeom, dst: &DevGeom) -> Result<(), Refusal> {
+    use blkcopy_logic::range::{self, CopyRange, RangeError};
+    let v: Vec<CopyRange> = ranges.iter().map(|r| CopyRange { src: r.src_offset, dst: r.dst_offset, len: r.length }).collect();
+    range::check_ranges(&v, src, dst).map_err(|(i, e)| {
+        let (rule, value) = match e {
+            RangeError::ZeroLength => (Rule::ZeroLength, 0),
+            RangeError::Misaligned => (Rule::Alignment, range::copy_alignment(src, dst)),
+            RangeError::Overflow => (Rule::Overflow, 0),
+            RangeError::SrcPastEnd => (Rule::SrcEnd, src.size),
+            RangeError::DstPastEnd => (Rule::DstEnd, dst.size),
+            RangeError::DstOverlapsSource(j) => (Rule::OverlapSrc, j as u64),
+            RangeError::DstOverlapsDestination(j) => (Rule::OverlapDst, j as u64),
+        };
+        Refusal { rule: rule as u32, range: i as u32, value }
+    })
+}
+
 /// An open `/dev/blkcopy`.
 pub struct Control {
     file: File,
@@ -135,11 +386,13 @@ pub struct Copied {
     pub offloaded: u64,
 }
 
-/// A failed copy: the error and what had been copied before it.
+/// A failed copy: the error, what had been copied before it, and which
+/// check refused it (if one did).
 #[derive(Debug)]
 pub struct CopyError {
     pub error: io::Error,
     pub done: Copied,
+    pub refused: Refusal,
 }
 
 impl Control {
@@ -174,7 +427,7 @@ impl Control {
         let ret = unsafe { libc::ioctl(self.file.as_raw_fd(), BLKCOPY as _, &mut a as *mut Args) };
         let done = Copied { copied: a.bytes_copied, offloaded: a.bytes_offloaded };
         if ret < 0 {
-            return Err(CopyError { error: io::Error::last_os_error(), done });
+            return Err(CopyError { error: io::Error::last_os_error(), done, refused: a.error });
         }
         Ok(done)
     }
@@ -193,5 +446,62 @@ impl Control {
             return Err(io::Error::last_os_error());
         }
         Ok(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEV: Devices<'static> = Devices { src: "/dev/nvme0n1", dst: "/dev/nvme0n2", src_block_size: 512, dst_block_size: 4096 };
+
+    fn r(src_offset: u64, dst_offset: u64, length: u64) -> Range {
+        Range { src_offset, dst_offset, length, reserved: 0 }
+    }
+
+    fn refusal(rule: Rule, range: u32, value: u64) -> Refusal {
+        Refusal { rule: rule as u32, range, value }
+    }
+
+    #[test]
+    fn refusals_name_the_range_device_and_limit() {
+        let ranges = [r(0, 0, 4096), r(0, 8192, 4096), r(0, 16384, 4096), r(0, (2 << 30) - 4096, 8192)];
+        assert_eq!(
+            refusal(Rule::DstEnd, 3, 2 << 30).describe(&DEV, &ranges).unwrap(),
+            "range 3: destination ends at 2147487744, past the end of /dev/nvme0n2 (2147483648 bytes)"
+        );
+        assert_eq!(
+            refusal(Rule::Alignment, 0, 4096).describe(&DEV, &ranges[..1]).unwrap(),
+            "offsets and length must be multiples of 4096 (logical block size of /dev/nvme0n2)"
+        );
+        let same = Devices { dst: "/dev/nvme0n1", dst_block_size: 512, ..DEV };
+        assert_eq!(
+            refusal(Rule::OverlapSrc, 0, 0).describe(&same, &ranges[..1]).unwrap(),
+            "source and destination overlap on /dev/nvme0n1"
+        );
+        assert_eq!(
+            refusal(Rule::OverlapSrc, 1, 2).describe(&same, &ranges).unwrap(),
+            "range 1: destination overlaps the source of range 2 on /dev/nvme0n1"
+        );
+        assert_eq!(refusal(Rule::NrRanges, NO_RANGE, 256).describe(&DEV, &[]).unwrap(), "a copy takes 1 to 256 ranges");
+    }
+
+    #[test]
+    fn every_rule_has_words_and_none_has_none() {
+        for rule in Rule::ALL {
+            let d = refusal(rule, 0, 1).describe(&DEV, &[r(0, 0, 4096)]);
+            assert_eq!(d.is_none(), rule == Rule::None, "{rule:?}");
+        }
+        assert_eq!(Refusal { rule: 999, range: 0, value: 0 }.describe(&DEV, &[]), None);
+    }
+
+    #[test]
+    fn the_precheck_refuses_as_the_kernel_does() {
+        let a = DevGeom { size: 1 << 30, lbs: 512, disk: 1, start: 0 };
+        let b = DevGeom { size: 1 << 20, lbs: 4096, disk: 2, start: 0 };
+        assert_eq!(check_ranges(&[r(0, 0, 4096)], &a, &b), Ok(()));
+        assert_eq!(check_ranges(&[r(0, 0, 4096), r(512, 8192, 4096)], &a, &b), Err(refusal(Rule::Alignment, 1, 4096)));
+        assert_eq!(check_ranges(&[r(0, 1 << 20, 4096)], &a, &b), Err(refusal(Rule::DstEnd, 0, 1 << 20)));
+        assert_eq!(check_ranges(&[r(0, 4096, 8192)], &a, &a), Err(refusal(Rule::OverlapSrc, 0, 0)));
     }
 }

@@ -34,7 +34,9 @@ pub struct UringCopy {
     pub dst_offset: u64,
     pub length: u64,
     pub result: u64,
-    pub reserved: [u64; 2],
+    pub result_size: u32,
+    pub pad2: u32,
+    pub reserved: u64,
 }
 
 /// `struct blkcopy_uring_result`.
@@ -43,6 +45,7 @@ pub struct UringCopy {
 pub struct UringResult {
     pub bytes_copied: u64,
     pub bytes_offloaded: u64,
+    pub error: crate::Refusal,
 }
 
 /// `struct blkcopy_uring_cancel`.
@@ -166,6 +169,7 @@ impl CopyRing {
         let mut result = Box::<UringResult>::default();
         let mut c = UringCopy::new(src, dst, &ranges, flags);
         c.result = &mut *result as *mut UringResult as u64;
+        c.result_size = size_of::<UringResult>() as u32;
         let e = opcode::UringCmd80::new(types::Fd(self.ctl.as_raw_fd()), URING_COPY)
             .cmd(cmd_bytes(&c))
             .build()
@@ -228,7 +232,11 @@ impl CopyRing {
         // result structure, written before the CQE was posted (both zero
         // for a copy refused before it started).
         let done = Copied { copied: c.big_cqe()[0], offloaded: p.result.bytes_offloaded };
-        let result = if res < 0 { Err(CopyError { error: io::Error::from_raw_os_error(-res), done }) } else { Ok(done) };
+        let result = if res < 0 {
+            Err(CopyError { error: io::Error::from_raw_os_error(-res), done, refused: p.result.error })
+        } else {
+            Ok(done)
+        };
         Some(Event::Copy { id: ud, result })
     }
 }

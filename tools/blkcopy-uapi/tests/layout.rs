@@ -38,6 +38,9 @@ int main(void) {{
     F(blkcopy_uring_copy, ranges); F(blkcopy_uring_copy, nr_ranges); F(blkcopy_uring_copy, src_offset);
     F(blkcopy_uring_copy, length); F(blkcopy_uring_copy, result); F(blkcopy_uring_copy, reserved);
     F(blkcopy_uring_result, bytes_offloaded); F(blkcopy_uring_cancel, user_data); F(blkcopy_uring_cancel, reserved);
+    F(blkcopy_args, error); F(blkcopy_uring_copy, result_size); F(blkcopy_uring_result, error);
+    printf("error %zu\n", sizeof(struct blkcopy_error));
+    F(blkcopy_error, range); F(blkcopy_error, value);
     return 0;
 }}
 "#
@@ -57,7 +60,9 @@ int main(void) {{
          uring_copy {}\nuring_result {}\nuring_cancel {}\nURING_COPY {}\nURING_CANCEL {}\nCANCEL_ALL {}\n\
          blkcopy_uring_copy.ranges {}\nblkcopy_uring_copy.nr_ranges {}\nblkcopy_uring_copy.src_offset {}\n\
          blkcopy_uring_copy.length {}\nblkcopy_uring_copy.result {}\nblkcopy_uring_copy.reserved {}\n\
-         blkcopy_uring_result.bytes_offloaded {}\nblkcopy_uring_cancel.user_data {}\nblkcopy_uring_cancel.reserved {}\n",
+         blkcopy_uring_result.bytes_offloaded {}\nblkcopy_uring_cancel.user_data {}\nblkcopy_uring_cancel.reserved {}\n\
+         blkcopy_args.error {}\nblkcopy_uring_copy.result_size {}\nblkcopy_uring_result.error {}\nerror {}\n\
+         blkcopy_error.range {}\nblkcopy_error.value {}\n",
         size_of::<Args>(),
         size_of::<Range>(),
         size_of::<Info>(),
@@ -91,7 +96,34 @@ int main(void) {{
         offset_of!(UringResult, bytes_offloaded),
         offset_of!(UringCancel, user_data),
         offset_of!(UringCancel, reserved),
+        offset_of!(Args, error),
+        offset_of!(UringCopy, result_size),
+        offset_of!(UringResult, error),
+        size_of::<Refusal>(),
+        offset_of!(Refusal, range),
+        offset_of!(Refusal, value),
     );
     assert_eq!(out, want);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every `BLKCOPY_ERROR_*` of the header is a [`Rule`] with its number and
+/// name, and there is no other.
+#[test]
+fn rules_match_the_c_header() {
+    let hdr = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../include/uapi/linux/blkcopy.h")).unwrap();
+    let mut seen = Vec::new();
+    for l in hdr.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if let ["#define", name, num, ..] = f.as_slice() {
+            if let Some(n) = name.strip_prefix("BLKCOPY_ERROR_") {
+                let code: u32 = num.parse().unwrap();
+                let rule = Rule::from_code(code).unwrap_or_else(|| panic!("{name} ({code}) is no Rule"));
+                assert_eq!(rule.name(), n.to_lowercase(), "{name}");
+                seen.push(code);
+            }
+        }
+    }
+    assert_eq!(seen, (0..Rule::ALL.len() as u32).collect::<Vec<_>>());
+    assert!(Rule::ALL.iter().enumerate().all(|(i, r)| *r as usize == i));
 }

@@ -36,7 +36,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::FileExt;
 
 use blkcopy_uapi::uring::{cmd_bytes, UringCopy, UringResult, URING_CANCEL, URING_COPY};
-use blkcopy_uapi::{Args, Info, Range, BLKCOPY, BLKCOPY_INFO, MAX_RANGES};
+use blkcopy_uapi::{Args, Info, Range, Rule, BLKCOPY, BLKCOPY_INFO, MAX_RANGES};
 use blkcopy_uapi_check::{errno_name, ioctl, res_errno, Ring};
 use io_uring::{opcode, types};
 
@@ -155,6 +155,8 @@ impl RingFuzz {
                     !(documented(e) || (s.garbage && [libc::ENOTTY, libc::ENOENT].contains(&e)))
                         || (e == 0 && !s.garbage && (copied != s.total || s.result.bytes_copied != copied))
                         || s.result.bytes_offloaded > s.result.bytes_copied
+                        || Rule::from_code(s.result.error.rule).is_none()
+                        || (e == 0 && s.result.error.rule != 0)
                 };
                 if wrong {
                     eprintln!("ring {}: {} copied {copied} of {} (flags {})", s.kind, errno_name(e), s.total, s.flags);
@@ -377,7 +379,7 @@ fn main() {
             a.pad = rng.next() as u32;
         }
         if rng.chance(3) {
-            a.reserved[rng.below(4) as usize] = rng.next();
+            a.reserved[rng.below(2) as usize] = rng.next();
         }
         if rng.chance(3) {
             a.ranges = [0u64, 8, u64::MAX - 7, 0xdead_0000][rng.below(4) as usize];
@@ -404,11 +406,15 @@ fn main() {
                 ranges: if a.ranges == ranges.as_mut_ptr() as u64 { sent.ranges.as_ptr() as u64 } else { a.ranges },
                 nr_ranges: a.nr_ranges,
                 pad: a.pad,
-                reserved: [a.reserved.iter().fold(0, |x, r| x | r), 0],
+                reserved: a.reserved.iter().fold(0, |x, r| x | r),
                 // 1: the copy's own result structure (set when sent).
                 result: [1, 1, 1, 8][rng.below(4) as usize],
+                result_size: std::mem::size_of::<UringResult>() as u32,
                 ..Default::default()
             };
+            if rng.chance(3) {
+                c.result_size = rng.below(64) as u32;
+            }
             if rng.chance(3) {
                 c.src_offset = rng.next();
             }
@@ -436,6 +442,11 @@ fn main() {
         }
         if e == 0 && (a.bytes_copied != total || a.bytes_offloaded > a.bytes_copied) {
             eprintln!("BLKCOPY: copied {} offloaded {} of {} asked", a.bytes_copied, a.bytes_offloaded, total);
+            bad += 1;
+        }
+        // The rule named: one the header defines, and none for a success.
+        if Rule::from_code(a.error.rule).is_none() || (e == 0 && a.error.rule != 0) {
+            eprintln!("BLKCOPY: {} with rule {}", errno_name(e), a.error.rule);
             bad += 1;
         }
     }
