@@ -94,6 +94,7 @@ impl miscdev::MiscDevice for ControlDevice {
         match cmd {
             ioctl::BLKCOPY => ioctl::copy(self.core, arg),
             ioctl::BLKCOPY_INFO => ioctl::info(self.core, arg),
+            ioctl::BLKCOPY_STATS => ioctl::stats(self.core, arg),
             _ => Err(ENOTTY),
         }
     }

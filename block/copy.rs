@@ -47,10 +47,29 @@ impl Reason {
         }
     }
 
+    /// Its index in `struct blkcopy_stats.fallback[]` (`BLKCOPY_STAT_*`).
+    pub(crate) fn stat_index(self) -> usize {
+        self as usize
+    }
+
     pub(crate) fn from_c(r: u32) -> Reason {
         Self::ALL.get(r as usize).copied().unwrap_or(Reason::DeviceError)
     }
 }
+
+// The statistics ABI numbers the reasons as the provider interface does.
+const _: () = assert!(
+    Reason::NoProvider as u32 == bindings::BLKCOPY_STAT_NO_PROVIDER
+        && Reason::CrossDevice as u32 == bindings::BLKCOPY_STAT_CROSS_DEVICE
+        && Reason::Unpaired as u32 == bindings::BLKCOPY_STAT_UNPAIRED
+        && Reason::DeviceError as u32 == bindings::BLKCOPY_STAT_DEVICE_ERROR
+        && Reason::Disabled as u32 == bindings::BLKCOPY_STAT_DISABLED
+        && Reason::Limits as u32 == bindings::BLKCOPY_STAT_LIMITS
+        && Reason::COUNT <= bindings::BLKCOPY_STATS_FALLBACKS as usize
+        && Reason::NoProvider as u32 == bindings::blkcopy_reason_BLKCOPY_FALLBACK_NO_PROVIDER
+        && Reason::Limits as u32 == bindings::blkcopy_reason_BLKCOPY_FALLBACK_LIMITS
+        && Reason::COUNT as u32 == bindings::blkcopy_reason_BLKCOPY_FALLBACK_NR
+);
 
 /// What a finished copy reports.
 #[derive(Clone, Copy, Debug, Default)]

@@ -28,9 +28,14 @@ unsafe impl FromBytes for bindings::blkcopy_range {}
 unsafe impl FromBytes for bindings::blkcopy_info {}
 // SAFETY: as above.
 unsafe impl AsBytes for bindings::blkcopy_info {}
+// SAFETY: as above.
+unsafe impl FromBytes for bindings::blkcopy_stats {}
+// SAFETY: as above.
+unsafe impl AsBytes for bindings::blkcopy_stats {}
 
 pub(crate) const BLKCOPY: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_args>(bindings::BLKCOPY_IOC_MAGIC, 1);
 pub(crate) const BLKCOPY_INFO: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_info>(bindings::BLKCOPY_IOC_MAGIC, 2);
+pub(crate) const BLKCOPY_STATS: u32 = kernel::ioctl::_IOWR::<bindings::blkcopy_stats>(bindings::BLKCOPY_IOC_MAGIC, 3);
 
 /// The descriptors of a copy: a block device open for reading and one open
 /// for writing (the rights read(2) and write(2) would need), the second
@@ -225,6 +230,27 @@ pub(crate) fn info(core: &'static Core, arg: usize) -> Result<isize> {
             bindings::BLKCOPY_REASON_NONE
         };
     }
+    writer.write(&a)?;
+    Ok(0)
+}
+
+/// BLKCOPY_STATS: one device's copy statistics, by index or by fd.
+pub(crate) fn stats(core: &'static Core, arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) = UserSlice::new(arg, size_of::<bindings::blkcopy_stats>()).reader_writer();
+    let mut a: bindings::blkcopy_stats = reader.read()?;
+    if a.size as usize != size_of::<bindings::blkcopy_stats>()
+        || a.flags & !bindings::BLKCOPY_STATS_BY_FD != 0
+        || a.reserved.iter().any(|&r| r != 0)
+    {
+        return Err(EINVAL);
+    }
+    let d = if a.flags & bindings::BLKCOPY_STATS_BY_FD != 0 {
+        let f = BdevFile::from_fd(a.fd)?;
+        core.stats().of(f.bdev())
+    } else {
+        core.stats().nth(a.index as usize).ok_or(ENOENT)?
+    };
+    d.to_uapi(&mut a);
     writer.write(&a)?;
     Ok(0)
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Statistics: per block device (in debugfs `blkcopy/stats`) and for the
-//! fallback's buffer pool (`blkcopy/pool`). See Documentation/blkcopy.rst.
+//! Statistics: per block device (the BLKCOPY_STATS ioctl, a stable ABI:
+//! Documentation/ABI/testing/dev-blkcopy; also debugfs `blkcopy/stats`)
+//! and for the fallback's buffer pool (debugfs `blkcopy/pool`). See
+//! Documentation/blkcopy.rst.
 
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +14,7 @@ use kernel::prelude::*;
 use kernel::sync::Mutex;
 
 use crate::copy::{CopyResult, Reason};
+use crate::kernel_ext::bindings;
 use crate::kernel_ext::block::Bdev;
 use crate::kernel_ext::debugfs::{Show, Store, Text};
 
@@ -74,6 +77,7 @@ pub(crate) fn job_started() {
 
 /// Counters of one block device (as the caller named it: a partition
 /// counts separately from its disk).
+#[derive(Clone)]
 pub(crate) struct DevStats {
     dev: u32,
     name: [u8; 40],
@@ -102,19 +106,7 @@ impl Registry {
         let i = match devs.iter().position(|d| d.dev == bdev.dev()) {
             Some(i) => i,
             None => {
-                let mut name = [0u8; 40];
-                let name_len = bdev.name(&mut name).len();
-                let d = DevStats {
-                    dev: bdev.dev(),
-                    name,
-                    name_len,
-                    copies: 0,
-                    failures: 0,
-                    bytes_offloaded: 0,
-                    bytes_emulated: 0,
-                    fallback: [0; Reason::COUNT],
-                };
-                if devs.push(d, GFP_KERNEL).is_err() {
+                if devs.push(DevStats::zero(bdev), GFP_KERNEL).is_err() {
                     // No memory for a new entry: this copy goes uncounted.
                     return;
                 }
@@ -131,6 +123,57 @@ impl Registry {
         for (a, b) in d.fallback.iter_mut().zip(reasons.iter()) {
             *a += b;
         }
+    }
+}
+
+impl DevStats {
+    /// A device no copy touched.
+    fn zero(bdev: Bdev<'_>) -> DevStats {
+        let mut name = [0u8; 40];
+        let name_len = bdev.name(&mut name).len();
+        DevStats {
+            dev: bdev.dev(),
+            name,
+            name_len,
+            copies: 0,
+            failures: 0,
+            bytes_offloaded: 0,
+            bytes_emulated: 0,
+            fallback: [0; Reason::COUNT],
+        }
+    }
+
+    /// The counters as BLKCOPY_STATS returns them (into `out`'s output
+    /// fields).
+    pub(crate) fn to_uapi(&self, out: &mut bindings::blkcopy_stats) {
+        out.dev_major = self.dev >> 20;
+        out.dev_minor = self.dev & 0xfffff;
+        out.name = [0; 40];
+        // The name leaves room for the NUL.
+        for (o, &c) in out.name.iter_mut().zip(self.name[..self.name_len.min(39)].iter()) {
+            *o = c as _;
+        }
+        out.copies = self.copies;
+        out.failures = self.failures;
+        out.bytes_offloaded = self.bytes_offloaded;
+        out.bytes_emulated = self.bytes_emulated;
+        out.fallback = [0; bindings::BLKCOPY_STATS_FALLBACKS as usize];
+        for r in Reason::ALL {
+            out.fallback[r.stat_index()] = self.fallback[r as usize];
+        }
+    }
+}
+
+impl Registry {
+    /// The counters of the `i`-th device that took part in a copy.
+    pub(crate) fn nth(&self, i: usize) -> Option<DevStats> {
+        self.devs.lock().get(i).cloned()
+    }
+
+    /// The counters of `bdev` (zero if no copy touched it).
+    pub(crate) fn of(&self, bdev: Bdev<'_>) -> DevStats {
+        let found = self.devs.lock().iter().find(|d| d.dev == bdev.dev()).cloned();
+        found.unwrap_or_else(|| DevStats::zero(bdev))
     }
 }
 

@@ -11,7 +11,7 @@ APT_PACKAGES=(
   clang libclang-dev lld llvm
   make gcc flex bison bc libelf-dev libssl-dev dwarves cpio xz-utils kmod
   busybox-static sg3-utils nvme-cli dmsetup fio fdisk coreutils socat python3 e2fsprogs
-  open-iscsi iproute2 liburing-dev
+  open-iscsi iproute2 liburing-dev dkms
   "$@"
 )
 

@@ -102,6 +102,16 @@ vm_suite() {
   step "VM suite ($variant kernel${pats:+, cases $pats})"
   run=$(run_dir "tests-$variant")
   rm -rf "$run"; mkdir -p "$run"
+  if [[ $variant == test ]]; then
+    # How users install it (make install, DKMS); 015-modprobe loads the
+    # modules from the staging root make install filled.
+    local inst st name detail
+    inst=$(scripts/check-install.sh "$kdir" "$run/modroot")
+    while read -r st name detail; do
+      [[ $st == PASS || $st == FAIL ]] && result "$st" "$name" "$detail"
+    done < <(grep -E '^(PASS|FAIL) ' <<< "$inst")
+    grep -E '^    ' <<< "$inst" || true
+  fi
   mapfile -t names < <(select_cases "$pats" | xargs -r -n1 basename | sed 's/\.sh$//')
   if ((${#names[@]} == 0)); then result FAIL "vm-cases-$variant" "(no case matches '$pats')"; return; fi
   want=("${names[@]}")

@@ -992,12 +992,12 @@ json_field() {
   v=$(grep -o "\"$2\":[0-9]*" <<< "$1" | cut -d: -f2) || fail "no field $2 in: $1"
   echo "$v"
 }
-# A field of the debugfs stats line of a device (0 when the device has none).
+# A field of a device's statistics (BLKCOPY_STATS through blkcopy stats: the
+# stable interface; 0 when no copy touched the device).
 stat_field() {
-  local mm v
-  mm=$(printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")")
-  v=$(grep "^dev=$mm " /sys/kernel/debug/blkcopy/stats | grep -o " $2=[0-9]*" | cut -d= -f2 || true)
-  echo "${v:-0}"
+  local out
+  out=$(blkcopy stats "$1" --json) || fail "blkcopy stats $1"
+  json_field "$out" "$2"
 }
 POOL=/sys/kernel/debug/blkcopy/pool
 pool_field() { grep -o "$1=[0-9]*" "$POOL" | cut -d= -f2; }

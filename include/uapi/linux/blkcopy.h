@@ -121,8 +121,49 @@ struct blkcopy_info {
 	__u64 reserved[4];	/* must be zero */
 };
 
+/*
+ * Why bytes of a copy fell back to the host: the indexes of
+ * blkcopy_stats.fallback[] (the provider interface's enum blkcopy_reason).
+ */
+#define BLKCOPY_STAT_NO_PROVIDER	0	/* a device has no copy provider */
+#define BLKCOPY_STAT_CROSS_DEVICE	1	/* the provider cannot copy between them */
+#define BLKCOPY_STAT_UNPAIRED		2	/* part of a write half found no source */
+#define BLKCOPY_STAT_DEVICE_ERROR	3	/* the device command failed */
+#define BLKCOPY_STAT_DISABLED		4	/* the caller asked for no offload */
+#define BLKCOPY_STAT_LIMITS		5	/* beyond what the device accepts */
+#define BLKCOPY_STATS_FALLBACKS		8	/* entries of fallback[] (6 used) */
+
+/* BLKCOPY_STATS: look the device up by fd rather than by index. */
+#define BLKCOPY_STATS_BY_FD	(1U << 0)
+
+/*
+ * BLKCOPY_STATS: the copy statistics of one block device since the blkcopy
+ * module was loaded (a partition counts apart from its disk; a copy counts
+ * on its source and on its destination). By index: the index-th device
+ * that took part in a copy (ENOENT past the last; a device keeps its index
+ * while the module is loaded). By fd: that device (all counters zero if no
+ * copy touched it). See Documentation/ABI/testing/dev-blkcopy.
+ */
+struct blkcopy_stats {
+	__u32 size;		/* in: sizeof(struct blkcopy_stats) */
+	__u32 flags;		/* in: BLKCOPY_STATS_BY_FD or 0 */
+	__s32 fd;		/* in: with BLKCOPY_STATS_BY_FD, a block device */
+	__u32 index;		/* in: without it, which device */
+	__u32 dev_major;	/* out: the device's number */
+	__u32 dev_minor;
+	char name[40];		/* out: its name as in /dev, NUL-terminated */
+	__u64 copies;		/* out: copies it took part in */
+	__u64 failures;		/* out: of them, those that failed */
+	__u64 bytes_offloaded;	/* out: bytes the device copied */
+	__u64 bytes_emulated;	/* out: bytes copied through the host */
+	__u64 fallback[BLKCOPY_STATS_FALLBACKS]; /* out: bytes that fell back,
+						  * by BLKCOPY_STAT_* */
+	__u64 reserved[4];	/* must be zero */
+};
+
 #define BLKCOPY		_IOWR(BLKCOPY_IOC_MAGIC, 1, struct blkcopy_args)
 #define BLKCOPY_INFO	_IOWR(BLKCOPY_IOC_MAGIC, 2, struct blkcopy_info)
+#define BLKCOPY_STATS	_IOWR(BLKCOPY_IOC_MAGIC, 3, struct blkcopy_stats)
 
 /*
  * Asynchronous copies through io_uring: IORING_OP_URING_CMD on /dev/blkcopy,

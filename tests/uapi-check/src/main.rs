@@ -246,7 +246,7 @@ fn main() {
     );
     check_copy(
         "beyond the end of the source",
-        copy_with(&ctl, good(s, d), &mut rg(u64::MAX / 2 & !511, 1 << 20, 512)),
+        copy_with(&ctl, good(s, d), &mut rg((u64::MAX / 2) & !511, 1 << 20, 512)),
         libc::EINVAL,
         rule(Rule::SrcEnd, 0, src_size),
     );
@@ -312,6 +312,22 @@ fn main() {
     check("info fd2 bad", info(s, -2, 0), libc::EINVAL);
     check("info of a regular file", info(file.as_raw_fd(), -1, 0), libc::ENOTBLK);
     check("info of a closed fd", info(1000, -1, 0), libc::EBADF);
+
+    // BLKCOPY_STATS.
+    let stats = |f: &dyn Fn(&mut Stats)| {
+        let mut st = Stats::default();
+        f(&mut st);
+        raw(&ctl, BLKCOPY_STATS, &mut st as *mut Stats as *mut _)
+    };
+    check("stats of device 0", stats(&|_| ()), 0);
+    check("stats by fd", stats(&|st| (st.flags, st.fd) = (STATS_BY_FD, s)), 0);
+    check("stats past the last device", stats(&|st| st.index = 1 << 20), libc::ENOENT);
+    check("stats size wrong", stats(&|st| st.size = 8), libc::EINVAL);
+    check("stats unknown flag", stats(&|st| st.flags = 2), libc::EINVAL);
+    check("stats reserved nonzero", stats(&|st| st.reserved[3] = 1), libc::EINVAL);
+    check("stats of a regular file", stats(&|st| (st.flags, st.fd) = (STATS_BY_FD, file.as_raw_fd())), libc::ENOTBLK);
+    check("stats of a closed fd", stats(&|st| (st.flags, st.fd) = (STATS_BY_FD, 1000)), libc::EBADF);
+    check("stats pointer invalid", raw(&ctl, BLKCOPY_STATS, 8 as *mut _), libc::EFAULT);
 
     println!("{} failed", fails.get());
     std::process::exit(if fails.get() == 0 { 0 } else { 1 });

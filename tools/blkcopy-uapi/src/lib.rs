@@ -190,22 +190,16 @@ impl Refusal {
                 format!("offsets and length must be multiples of {v} ({by})")
             }
             Rule::Overflow => "offset plus length is past 2^64".to_string(),
-            Rule::SrcEnd => match r {
-                Some(r) => format!(
-                    "source ends at {}, past the end of {} ({v} bytes)",
-                    r.src_offset as u128 + r.length as u128,
-                    dev.src
-                ),
-                None => format!("source past the end of {} ({v} bytes)", dev.src),
-            },
-            Rule::DstEnd => match r {
-                Some(r) => format!(
-                    "destination ends at {}, past the end of {} ({v} bytes)",
-                    r.dst_offset as u128 + r.length as u128,
-                    dev.dst
-                ),
-                None => format!("destination past the end of {} ({v} bytes)", dev.dst),
-            },
+            Rule::SrcEnd | Rule::DstEnd => {
+                let (what, name, off) = match rule {
+                    Rule::SrcEnd => ("source", dev.src, r.map(|r| (r.src_offset, r.length))),
+                    _ => ("destination", dev.dst, r.map(|r| (r.dst_offset, r.length))),
+                };
+                match off {
+                    Some((o, l)) => format!("{what} ends at {}, past the end of {name} ({v} bytes)", o as u128 + l as u128),
+                    None => format!("{what} past the end of {name} ({v} bytes)"),
+                }
+            }
             Rule::OverlapSrc if v == u64::from(self.range) => {
                 format!("source and destination overlap on {}", dev.dst)
             }
@@ -241,14 +235,71 @@ pub struct Info {
     pub reserved: [u64; 4],
 }
 
+/// `struct blkcopy_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Stats {
+    pub size: u32,
+    pub flags: u32,
+    pub fd: i32,
+    pub index: u32,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    pub name: [u8; 40],
+    pub copies: u64,
+    pub failures: u64,
+    pub bytes_offloaded: u64,
+    pub bytes_emulated: u64,
+    pub fallback: [u64; STATS_FALLBACKS],
+    pub reserved: [u64; 4],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            size: std::mem::size_of::<Stats>() as u32,
+            flags: 0,
+            fd: -1,
+            index: 0,
+            dev_major: 0,
+            dev_minor: 0,
+            name: [0; 40],
+            copies: 0,
+            failures: 0,
+            bytes_offloaded: 0,
+            bytes_emulated: 0,
+            fallback: [0; STATS_FALLBACKS],
+            reserved: [0; 4],
+        }
+    }
+}
+
+impl Stats {
+    /// The device's name.
+    pub fn name(&self) -> String {
+        let n = self.name.iter().position(|&c| c == 0).unwrap_or(self.name.len());
+        String::from_utf8_lossy(&self.name[..n]).into_owned()
+    }
+}
+
+/// `BLKCOPY_STATS_FALLBACKS`: entries of `Stats::fallback`.
+pub const STATS_FALLBACKS: usize = 8;
+/// `BLKCOPY_STATS_BY_FD`.
+pub const STATS_BY_FD: u32 = 1 << 0;
+/// The `BLKCOPY_STAT_*` reasons, by index of `Stats::fallback`.
+pub const FALLBACK_REASONS: [&str; 6] = ["no_provider", "cross_device", "unpaired", "device_error", "disabled", "limits"];
+
 /// `_IOWR(BLKCOPY_IOC_MAGIC, nr, size)` (nix's definition of the kernel's
 /// `_IOC` encoding for this architecture; `tests/layout.rs` checks every
 /// number against the C header).
+// (The request type is `c_ulong`: u64 only on 64-bit targets.)
+#[allow(clippy::unnecessary_cast)]
 pub(crate) const fn iowr(nr: u8, size: usize) -> u64 {
     nix::request_code_readwrite!(IOC_MAGIC, nr, size) as u64
 }
 
 /// `_IOW(BLKCOPY_IOC_MAGIC, nr, size)`.
+#[allow(clippy::unnecessary_cast)]
 pub(crate) const fn iow(nr: u8, size: usize) -> u64 {
     nix::request_code_write!(IOC_MAGIC, nr, size) as u64
 }
@@ -257,6 +308,8 @@ pub(crate) const fn iow(nr: u8, size: usize) -> u64 {
 pub const BLKCOPY: u64 = iowr(1, std::mem::size_of::<Args>());
 /// `BLKCOPY_INFO`.
 pub const BLKCOPY_INFO: u64 = iowr(2, std::mem::size_of::<Info>());
+/// `BLKCOPY_STATS`.
+pub const BLKCOPY_STATS: u64 = iowr(3, std::mem::size_of::<Stats>());
 
 /// A size as the tools take it: a number with an optional K, M, G or T
 /// suffix (powers of 1024).
@@ -319,6 +372,7 @@ pub fn geometry(f: &File) -> io::Result<DevGeom> {
     }
     let mut lbs: libc::c_int = 0;
     // BLKSSZGET = _IO(0x12, 104), writes an int.
+    #[allow(clippy::unnecessary_cast)]
     const BLKSSZGET: u64 = nix::request_code_none!(0x12, 104) as u64;
     // SAFETY: BLKSSZGET writes one int to the pointer.
     if unsafe { libc::ioctl(f.as_raw_fd(), BLKSSZGET as _, &mut lbs as *mut libc::c_int) } < 0 {
@@ -349,7 +403,7 @@ pub fn is_stacked(f: &File) -> bool {
     } else {
         format!("{sys}/slaves")
     };
-    std::fs::read_dir(slaves).map_or(false, |mut d| d.next().is_some())
+    std::fs::read_dir(slaves).is_ok_and(|mut d| d.next().is_some())
 }
 
 /// The kernel's checks of a copy's ranges, made before the CLI splits a
@@ -430,6 +484,42 @@ impl Control {
             return Err(CopyError { error: io::Error::last_os_error(), done, refused: a.error });
         }
         Ok(done)
+    }
+
+    /// BLKCOPY_STATS of the `index`-th device copies touched (`None` past
+    /// the last).
+    pub fn stats_nth(&self, index: u32) -> io::Result<Option<Stats>> {
+        let mut a = Stats { index, ..Default::default() };
+        match self.stats_call(&mut a) {
+            Ok(()) => Ok(Some(a)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// BLKCOPY_STATS of the block device open as `fd`.
+    pub fn stats_of(&self, fd: RawFd) -> io::Result<Stats> {
+        let mut a = Stats { flags: STATS_BY_FD, fd, ..Default::default() };
+        self.stats_call(&mut a)?;
+        Ok(a)
+    }
+
+    /// Every device's statistics, in index order.
+    pub fn stats_all(&self) -> io::Result<Vec<Stats>> {
+        let mut out = Vec::new();
+        while let Some(s) = self.stats_nth(out.len() as u32)? {
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    fn stats_call(&self, a: &mut Stats) -> io::Result<()> {
+        // SAFETY: `a` is valid for the kernel to read and write.
+        let ret = unsafe { libc::ioctl(self.file.as_raw_fd(), BLKCOPY_STATS as _, a as *mut Stats) };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// BLKCOPY_INFO about `fd`, and about copying from `fd` to `fd2`.

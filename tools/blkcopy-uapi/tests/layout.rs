@@ -41,6 +41,10 @@ int main(void) {{
     F(blkcopy_args, error); F(blkcopy_uring_copy, result_size); F(blkcopy_uring_result, error);
     printf("error %zu\n", sizeof(struct blkcopy_error));
     F(blkcopy_error, range); F(blkcopy_error, value);
+    printf("stats %zu\nBLKCOPY_STATS %lu\n", sizeof(struct blkcopy_stats), (unsigned long)BLKCOPY_STATS);
+    F(blkcopy_stats, index); F(blkcopy_stats, name); F(blkcopy_stats, copies); F(blkcopy_stats, fallback);
+    F(blkcopy_stats, reserved);
+    printf("stat consts %u %u %u %u\n", BLKCOPY_STATS_FALLBACKS, BLKCOPY_STATS_BY_FD, BLKCOPY_STAT_DISABLED, BLKCOPY_STAT_LIMITS);
     return 0;
 }}
 "#
@@ -62,7 +66,9 @@ int main(void) {{
          blkcopy_uring_copy.length {}\nblkcopy_uring_copy.result {}\nblkcopy_uring_copy.reserved {}\n\
          blkcopy_uring_result.bytes_offloaded {}\nblkcopy_uring_cancel.user_data {}\nblkcopy_uring_cancel.reserved {}\n\
          blkcopy_args.error {}\nblkcopy_uring_copy.result_size {}\nblkcopy_uring_result.error {}\nerror {}\n\
-         blkcopy_error.range {}\nblkcopy_error.value {}\n",
+         blkcopy_error.range {}\nblkcopy_error.value {}\n\
+         stats {}\nBLKCOPY_STATS {}\nblkcopy_stats.index {}\nblkcopy_stats.name {}\nblkcopy_stats.copies {}\n\
+         blkcopy_stats.fallback {}\nblkcopy_stats.reserved {}\nstat consts {} {} {} {}\n",
         size_of::<Args>(),
         size_of::<Range>(),
         size_of::<Info>(),
@@ -102,6 +108,17 @@ int main(void) {{
         size_of::<Refusal>(),
         offset_of!(Refusal, range),
         offset_of!(Refusal, value),
+        size_of::<Stats>(),
+        BLKCOPY_STATS,
+        offset_of!(Stats, index),
+        offset_of!(Stats, name),
+        offset_of!(Stats, copies),
+        offset_of!(Stats, fallback),
+        offset_of!(Stats, reserved),
+        STATS_FALLBACKS,
+        STATS_BY_FD,
+        FALLBACK_REASONS.iter().position(|r| *r == "disabled").unwrap(),
+        FALLBACK_REASONS.iter().position(|r| *r == "limits").unwrap(),
     );
     assert_eq!(out, want);
     let _ = std::fs::remove_dir_all(&dir);

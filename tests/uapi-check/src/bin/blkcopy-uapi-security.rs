@@ -7,7 +7,8 @@
 //!   written (two calls whose output fields were prefilled with 0x00 and
 //!   0xff return the same bytes), input fields come back as they went in,
 //!   BLKCOPY overwrites its two counters on success and on a failed copy,
-//!   and a refused call writes nothing;
+//!   and a refused call writes back only its output fields (the counters
+//!   zero and the rule that refused it), its input fields untouched;
 //! - integer overflow in lengths and range counts;
 //! - another holder of the destination (an `O_EXCL` open by another
 //!   process): BLKCOPY through a plain descriptor is allowed exactly as
@@ -172,8 +173,18 @@ fn main() {
     let before = a;
     let e = copy_call(&ctl, &mut a, &mut range());
     c.errno("refused copy: call", e, libc::EINVAL);
+    let flags_rule = Refusal { rule: Rule::Flags as u32, range: NO_RANGE, value: 0 };
+    let before = Args { ranges: a.ranges, bytes_copied: 0, bytes_offloaded: 0, error: flags_rule, ..before };
+    c.check("refused copy: only the output fields written", bytes_of(&a) == bytes_of(&before), format!("{a:?}"));
+    // Arguments of another size are not this layout: nothing is written.
+    let mut a = args(s, d);
+    a.size = 8;
+    a.bytes_copied = 7;
+    let before = a;
+    let e = copy_call(&ctl, &mut a, &mut range());
+    c.errno("arguments of another size: call", e, libc::EINVAL);
     let before = Args { ranges: a.ranges, ..before };
-    c.check("refused copy: nothing written", bytes_of(&a) == bytes_of(&before), format!("{a:?}"));
+    c.check("arguments of another size: nothing written", bytes_of(&a) == bytes_of(&before), format!("{a:?}"));
 
     // --- integer overflow --------------------------------------------------
     let mut a = args(s, d);
