@@ -10,6 +10,9 @@
 #                        run: modprobe blkcopy loads the providers too), the
 #                        uAPI header, the udev rule for /dev/blkcopy
 #                        (INSTALL_MOD_PATH, DESTDIR and PREFIX as usual)
+#   make install-tools   the blkcopy command (cargo install --locked), its
+#                        shell completions and manual page, generated from
+#                        its own definition
 #
 # The test kernel itself is built by scripts/build-kernel.sh (scripts/test.sh
 # and scripts/demo.sh do everything, setup included).
@@ -37,8 +40,19 @@ install: modules
 	install -D -m 644 include/uapi/linux/blkcopy.h $(DESTDIR)$(PREFIX)/include/linux/blkcopy.h
 	install -D -m 644 udev/60-blkcopy.rules $(DESTDIR)$(PREFIX)/lib/udev/rules.d/60-blkcopy.rules
 
+# (With the modules' pinned toolchain; `cargo install --locked --path
+# tools/blkcopy` alone takes any Rust from 1.83 on.)
+install-tools:
+	cargo install -q --locked $(CARGO_INSTALL_FLAGS) --path tools/blkcopy --root $(DESTDIR)$(PREFIX)
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(PREFIX)/share/man/man1
+	$(DESTDIR)$(PREFIX)/bin/blkcopy completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/blkcopy
+	$(DESTDIR)$(PREFIX)/bin/blkcopy completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_blkcopy
+	$(DESTDIR)$(PREFIX)/bin/blkcopy completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/blkcopy.fish
+	$(DESTDIR)$(PREFIX)/bin/blkcopy manpage > $(DESTDIR)$(PREFIX)/share/man/man1/blkcopy.1
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -f rust/bindings/blkcopy_bindings_generated.rs
 
-.PHONY: modules install clean
+.PHONY: modules install install-tools clean

@@ -3,7 +3,8 @@
 # tree: `make install` into a staging root (the modules under
 # lib/modules/<release>/extra with depmod's index naming them and the
 # core's soft dependencies, the uAPI header, the udev rule), and a DKMS
-# build of the same tree (dkms.conf) in a private DKMS tree. The staging
+# build of the same tree (dkms.conf) in a private DKMS tree, and `make
+# install-tools` (the command, its completions and manual page). The staging
 # root is left for the VM suite, which loads the modules from it with
 # modprobe (tests/vm/cases/015-modprobe.sh).
 #
@@ -38,18 +39,23 @@ else
   if [[ -n $why ]]; then fail install-make "${why%;}"; else echo "PASS install-make (modules under $mods/extra, depmod'd)"; fi
 fi
 
-# The command, as README.md says (the workspace's lock file and target
-# directory: nothing is downloaded), with its completions and manual page.
-if ! out=$(CARGO_TARGET_DIR=$PWD/target cargo install -q --locked --offline --path tools/blkcopy --root "$stage/usr" 2>&1); then
-  fail install-cargo "cargo install failed"; echo "$out" | tail -n 20 | sed 's/^/    /'
+# The command, as README.md says (make install-tools: cargo install
+# --locked, with the workspace's target directory and nothing downloaded),
+# with its completions and manual page generated from its definition.
+ok=1
+if ! out=$(CARGO_TARGET_DIR=$PWD/target make -s install-tools DESTDIR="$stage" PREFIX=/usr CARGO_INSTALL_FLAGS=--offline 2>&1); then
+  fail install-tools "make install-tools failed"; echo "$out" | tail -n 20 | sed 's/^/    /'; ok=0
 elif ! [[ $("$stage/usr/bin/blkcopy" --version) =~ ^blkcopy\ [0-9.]+$ ]]; then
-  fail install-cargo "the installed blkcopy does not run"
-elif ! comp=$("$stage/usr/bin/blkcopy" completions bash) || [[ $comp != *--queue-depth* ]] ||
-  ! man=$("$stage/usr/bin/blkcopy" manpage) || [[ $man != *$'\n.TH blkcopy 1'* ]]; then
-  fail install-cargo "no completions or manual page from the installed command"
+  fail install-tools "the installed blkcopy does not run"; ok=0
 else
-  echo "PASS install-cargo ($("$stage/usr/bin/blkcopy" --version) in $stage/usr/bin)"
+  for f in share/bash-completion/completions/blkcopy share/zsh/vendor-completions/_blkcopy \
+    share/fish/vendor_completions.d/blkcopy.fish share/man/man1/blkcopy.1; do
+    [[ -s $stage/usr/$f ]] || { fail install-tools "no $f"; ok=0; }
+  done
+  grep -q -- '--queue-depth' "$stage/usr/share/bash-completion/completions/blkcopy" || { fail install-tools "bash completion without --queue-depth"; ok=0; }
+  grep -q '^\.TH blkcopy 1' "$stage/usr/share/man/man1/blkcopy.1" || { fail install-tools "no manual page"; ok=0; }
 fi
+((ok)) && echo "PASS install-tools ($("$stage/usr/bin/blkcopy" --version), completions and manual page in $stage/usr/share)"
 
 # DKMS: the tree as dkms add takes it (what git tracks), built for the
 # kernel tree given, in private source and DKMS trees.
