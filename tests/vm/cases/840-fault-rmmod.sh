@@ -36,11 +36,16 @@ for r in $(seq 3); do
   rmmod blkcopy 2>/dev/null && fail "blkcopy unloaded with copies running (round $r)"
   rmmod blkcopy_linear 2>/dev/null && fail "blkcopy_linear unloaded under a live table (round $r)"
   # The NVMe provider, once a mark in QEMU's trace finds a Copy submitted
-  # in this round in flight (at most 20 s); rmmod follows the mark at once.
+  # in this round in flight (at most 30 s); rmmod follows the mark at once.
+  # Meanwhile the namespace is slowed to 8 MiB/s, so that a copy's
+  # commands stay in flight for seconds, longer than a mark takes (at
+  # 32 MiB/s a whole run saw the marks miss them in two rounds of three).
+  throttle_group hp-throttle '"bps-total":8388608'
   rm0=$(trace_mark) n=0
-  if nvme_mark_inflight "$rm0" 20; then n=$(nvme_inflight_at "$rm0" "$QMP_MARK" | wc -l); fi
+  if nvme_mark_inflight "$rm0" 30; then n=$(nvme_inflight_at "$rm0" "$QMP_MARK" | wc -l); fi
   if rmmod blkcopy_nvme 2>/dev/null; then gone=$((gone + 1)); struck_nvme=$((struck_nvme + n)); fi
   qmp_mark_end
+  throttle_group hp-throttle '"bps-total":33554432'
   # The SCSI provider, once an EXTENDED COPY is in flight (at most 10 s).
   n=0
   if marker=$(lio_mark_inflight "blkcopy-fault-rmmod-$r" 10); then n=$(lio_inflight_xcopies "$marker" | wc -l); fi
