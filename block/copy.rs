@@ -11,7 +11,7 @@ use kernel::prelude::*;
 
 use crate::kernel_ext::bindings;
 use crate::kernel_ext::block::Bdev;
-use crate::range::{check_ranges, copy_alignment, CopyRange, DevGeom, RangeError};
+use crate::range::{check_ranges, CopyRange, DevGeom, RangeError};
 
 /// Why part of a copy was not offloaded (`enum blkcopy_reason`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,17 +47,13 @@ impl Reason {
         }
     }
 
-    /// Its index in `struct blkcopy_stats.fallback[]` (`BLKCOPY_STAT_*`).
-    pub(crate) fn stat_index(self) -> usize {
-        self as usize
-    }
-
     pub(crate) fn from_c(r: u32) -> Reason {
         Self::ALL.get(r as usize).copied().unwrap_or(Reason::DeviceError)
     }
 }
 
-// The statistics ABI numbers the reasons as the provider interface does.
+// The statistics ABI numbers the reasons as the provider interface does:
+// `struct blkcopy_stats.fallback[]` is indexed by `Reason`.
 const _: () = assert!(
     Reason::NoProvider as u32 == bindings::BLKCOPY_STAT_NO_PROVIDER
         && Reason::CrossDevice as u32 == bindings::BLKCOPY_STAT_CROSS_DEVICE
@@ -182,16 +178,16 @@ pub(crate) fn geom(b: Bdev<'_>) -> DevGeom {
 }
 
 fn range_refusal(i: usize, e: RangeError, src: &DevGeom, dst: &DevGeom) -> Refusal {
-    let (errno, rule) = match e {
-        RangeError::ZeroLength => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_ZERO_LENGTH)),
-        RangeError::Misaligned => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_ALIGNMENT).with_value(copy_alignment(src, dst))),
-        RangeError::Overflow => (crate::kernel_ext::code::eoverflow(), Rule::of(bindings::BLKCOPY_ERROR_OVERFLOW)),
-        RangeError::SrcPastEnd => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_SRC_END).with_value(src.size)),
-        RangeError::DstPastEnd => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_DST_END).with_value(dst.size)),
-        RangeError::DstOverlapsSource(j) => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_OVERLAP_SRC).with_value(j as u64)),
-        RangeError::DstOverlapsDestination(j) => (EINVAL, Rule::of(bindings::BLKCOPY_ERROR_OVERLAP_DST).with_value(j as u64)),
+    let (errno, code) = match e {
+        RangeError::ZeroLength => (EINVAL, bindings::BLKCOPY_ERROR_ZERO_LENGTH),
+        RangeError::Misaligned => (EINVAL, bindings::BLKCOPY_ERROR_ALIGNMENT),
+        RangeError::Overflow => (crate::kernel_ext::code::eoverflow(), bindings::BLKCOPY_ERROR_OVERFLOW),
+        RangeError::SrcPastEnd => (EINVAL, bindings::BLKCOPY_ERROR_SRC_END),
+        RangeError::DstPastEnd => (EINVAL, bindings::BLKCOPY_ERROR_DST_END),
+        RangeError::DstOverlapsSource(_) => (EINVAL, bindings::BLKCOPY_ERROR_OVERLAP_SRC),
+        RangeError::DstOverlapsDestination(_) => (EINVAL, bindings::BLKCOPY_ERROR_OVERLAP_DST),
     };
-    refuse(errno, rule.at(i))
+    refuse(errno, Rule::of(code).with_value(e.value(src, dst)).at(i))
 }
 
 /// Checks a copy's ranges against its devices (`EINVAL`, or `EOVERFLOW`

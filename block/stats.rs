@@ -158,9 +158,7 @@ impl DevStats {
         out.bytes_offloaded = self.bytes_offloaded;
         out.bytes_emulated = self.bytes_emulated;
         out.fallback = [0; bindings::BLKCOPY_STATS_FALLBACKS as usize];
-        for r in Reason::ALL {
-            out.fallback[r.stat_index()] = self.fallback[r as usize];
-        }
+        out.fallback[..Reason::COUNT].copy_from_slice(&self.fallback);
     }
 }
 

@@ -53,6 +53,21 @@ pub enum RangeError {
     DstOverlapsDestination(usize),
 }
 
+impl RangeError {
+    /// What the check compared with, as the uAPI reports it
+    /// (`struct blkcopy_error.value`): the alignment, the device's size,
+    /// the other range's index; 0 for the rest.
+    pub fn value(self, src: &DevGeom, dst: &DevGeom) -> u64 {
+        match self {
+            RangeError::Misaligned => copy_alignment(src, dst),
+            RangeError::SrcPastEnd => src.size,
+            RangeError::DstPastEnd => dst.size,
+            RangeError::DstOverlapsSource(j) | RangeError::DstOverlapsDestination(j) => j as u64,
+            RangeError::ZeroLength | RangeError::Overflow => 0,
+        }
+    }
+}
+
 /// The alignment every offset and length must have: the larger of the two
 /// logical block sizes.
 pub fn copy_alignment(src: &DevGeom, dst: &DevGeom) -> u64 {

@@ -414,16 +414,16 @@ pub fn check_ranges(ranges: &[Range], src: &DevGeom, dst: &DevGeom) -> Result<()
     use blkcopy_logic::range::{self, CopyRange, RangeError};
     let v: Vec<CopyRange> = ranges.iter().map(|r| CopyRange { src: r.src_offset, dst: r.dst_offset, len: r.length }).collect();
     range::check_ranges(&v, src, dst).map_err(|(i, e)| {
-        let (rule, value) = match e {
-            RangeError::ZeroLength => (Rule::ZeroLength, 0),
-            RangeError::Misaligned => (Rule::Alignment, range::copy_alignment(src, dst)),
-            RangeError::Overflow => (Rule::Overflow, 0),
-            RangeError::SrcPastEnd => (Rule::SrcEnd, src.size),
-            RangeError::DstPastEnd => (Rule::DstEnd, dst.size),
-            RangeError::DstOverlapsSource(j) => (Rule::OverlapSrc, j as u64),
-            RangeError::DstOverlapsDestination(j) => (Rule::OverlapDst, j as u64),
+        let rule = match e {
+            RangeError::ZeroLength => Rule::ZeroLength,
+            RangeError::Misaligned => Rule::Alignment,
+            RangeError::Overflow => Rule::Overflow,
+            RangeError::SrcPastEnd => Rule::SrcEnd,
+            RangeError::DstPastEnd => Rule::DstEnd,
+            RangeError::DstOverlapsSource(_) => Rule::OverlapSrc,
+            RangeError::DstOverlapsDestination(_) => Rule::OverlapDst,
         };
-        Refusal { rule: rule as u32, range: i as u32, value }
+        Refusal { rule: rule as u32, range: i as u32, value: e.value(src, dst) }
     })
 }
 

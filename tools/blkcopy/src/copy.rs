@@ -124,15 +124,15 @@ pub(crate) fn run(a: CopyArgs) -> Result<(), Fail> {
         }
     }
     let start = Instant::now();
-    let flags = a.mode.flags();
+    let copier = Copier { ctl: &ctl, src: &src, dst: &dst, dev, flags: a.mode.flags(), bar: &bar };
     let res = match a.queue_depth {
         Some(qd) => {
             if a.piece == 0 {
                 return Err(Fail("--piece must not be 0".into()));
             }
-            copy_async(&ctl, &src, &dst, &dev, &split_pieces(&ranges, a.piece), flags, qd, &bar)
+            copier.in_flight(&split_pieces(&ranges, a.piece), qd)
         }
-        None => copy_sync(&ctl, &src, &dst, &dev, &ranges, flags, stepped, &bar),
+        None => copier.sync(&ranges, stepped),
     };
     bar.finish_and_clear();
     let (copied, offloaded) = res?;
@@ -148,40 +148,82 @@ pub(crate) fn run(a: CopyArgs) -> Result<(), Fail> {
     Ok(())
 }
 
-/// One BLKCOPY call for the ranges; one range is copied in steps when
-/// progress is shown.
-#[allow(clippy::too_many_arguments)]
-fn copy_sync(
-    ctl: &Control,
-    src: &File,
-    dst: &File,
-    dev: &Devices<'_>,
-    ranges: &[Range],
+/// What the calls of one copy share: the control node, the devices (and
+/// their names and block sizes, for refusals), the flags, the progress bar.
+struct Copier<'a> {
+    ctl: &'a Control,
+    src: &'a File,
+    dst: &'a File,
+    dev: Devices<'a>,
     flags: u32,
-    stepped: bool,
-    bar: &indicatif::ProgressBar,
-) -> Result<(u64, u64), Fail> {
-    let steps: Vec<Vec<Range>> = if ranges.len() == 1 && stepped {
-        split_pieces(ranges, PROGRESS_STEP).into_iter().map(|r| vec![r]).collect()
-    } else {
-        vec![ranges.to_vec()]
-    };
-    let (mut copied, mut offloaded) = (0u64, 0u64);
-    for step in &steps {
-        match ctl.copy(src.as_raw_fd(), dst.as_raw_fd(), step, flags) {
-            Ok(c) => {
-                copied += c.copied;
-                offloaded += c.offloaded;
-                bar.set_position(copied);
-            }
-            Err(e) => {
-                // A step's range 0 is the copy's range: name that.
-                let named = if steps.len() > 1 { ranges } else { step.as_slice() };
-                return Err(Fail(failure(&e.refused, &e.error, dev, named, copied + e.done.copied, offloaded + e.done.offloaded)));
+    bar: &'a indicatif::ProgressBar,
+}
+
+impl Copier<'_> {
+    /// One BLKCOPY call for the ranges; one range is copied in steps when
+    /// `stepped` (progress is shown).
+    fn sync(&self, ranges: &[Range], stepped: bool) -> Result<(u64, u64), Fail> {
+        let steps: Vec<Vec<Range>> = if ranges.len() == 1 && stepped {
+            split_pieces(ranges, PROGRESS_STEP).into_iter().map(|r| vec![r]).collect()
+        } else {
+            vec![ranges.to_vec()]
+        };
+        let (mut copied, mut offloaded) = (0u64, 0u64);
+        for step in &steps {
+            match self.ctl.copy(self.src.as_raw_fd(), self.dst.as_raw_fd(), step, self.flags) {
+                Ok(c) => {
+                    copied += c.copied;
+                    offloaded += c.offloaded;
+                    self.bar.set_position(copied);
+                }
+                Err(e) => {
+                    // A step's range 0 is the copy's range: name that.
+                    let named = if steps.len() > 1 { ranges } else { step.as_slice() };
+                    return Err(Fail(failure(&e.refused, &e.error, &self.dev, named, copied + e.done.copied, offloaded + e.done.offloaded)));
+                }
             }
         }
+        Ok((copied, offloaded))
     }
-    Ok((copied, offloaded))
+
+    /// Copies `pieces` through io_uring with `qd` of them in flight; after a
+    /// failure no new piece starts, and those in flight end first.
+    fn in_flight(&self, pieces: &[Range], qd: u32) -> Result<(u64, u64), Fail> {
+        let mut ring = CopyRing::new(self.ctl, qd).map_err(|e| Fail(format!("io_uring: {e}")))?;
+        let (mut copied, mut offloaded) = (0u64, 0u64);
+        let mut next = 0;
+        let mut failed: Option<String> = None;
+        loop {
+            while failed.is_none() && next < pieces.len() && ring.in_flight() < qd as usize {
+                ring.push_copy(self.src.as_raw_fd(), self.dst.as_raw_fd(), &pieces[next..next + 1], self.flags)?;
+                next += 1;
+            }
+            if ring.in_flight() == 0 {
+                break;
+            }
+            for ev in ring.wait(1)? {
+                let Event::Copy { id, result } = ev else { continue };
+                match result {
+                    Ok(c) => {
+                        copied += c.copied;
+                        offloaded += c.offloaded;
+                    }
+                    Err(CopyError { error, done, refused }) => {
+                        copied += done.copied;
+                        offloaded += done.offloaded;
+                        let r = pieces[id as usize];
+                        let why = refused.describe(&self.dev, &[r]).unwrap_or_else(|| error.to_string());
+                        failed.get_or_insert(format!("{why} (piece at source offset {}, {} bytes)", r.src_offset, r.length));
+                    }
+                }
+            }
+            self.bar.set_position(copied);
+        }
+        match failed {
+            Some(e) => Err(Fail(format!("copy failed: {e} (copied {copied} bytes, {offloaded} offloaded)"))),
+            None => Ok((copied, offloaded)),
+        }
+    }
 }
 
 /// The ranges in pieces of at most `piece` bytes, in order (an empty range
@@ -200,55 +242,6 @@ pub(crate) fn split_pieces(ranges: &[Range], piece: u64) -> Vec<Range> {
         }
     }
     out
-}
-
-/// Copies `pieces` through io_uring with `qd` of them in flight; after a
-/// failure no new piece starts, and those in flight end first.
-#[allow(clippy::too_many_arguments)]
-fn copy_async(
-    ctl: &Control,
-    src: &File,
-    dst: &File,
-    dev: &Devices<'_>,
-    pieces: &[Range],
-    flags: u32,
-    qd: u32,
-    bar: &indicatif::ProgressBar,
-) -> Result<(u64, u64), Fail> {
-    let mut ring = CopyRing::new(ctl, qd).map_err(|e| Fail(format!("io_uring: {e}")))?;
-    let (mut copied, mut offloaded) = (0u64, 0u64);
-    let mut next = 0;
-    let mut failed: Option<String> = None;
-    loop {
-        while failed.is_none() && next < pieces.len() && ring.in_flight() < qd as usize {
-            ring.push_copy(src.as_raw_fd(), dst.as_raw_fd(), &pieces[next..next + 1], flags)?;
-            next += 1;
-        }
-        if ring.in_flight() == 0 {
-            break;
-        }
-        for ev in ring.wait(1)? {
-            let Event::Copy { id, result } = ev else { continue };
-            match result {
-                Ok(c) => {
-                    copied += c.copied;
-                    offloaded += c.offloaded;
-                }
-                Err(CopyError { error, done, refused }) => {
-                    copied += done.copied;
-                    offloaded += done.offloaded;
-                    let r = pieces[id as usize];
-                    let why = refused.describe(dev, &[r]).unwrap_or_else(|| error.to_string());
-                    failed.get_or_insert(format!("{why} (piece at source offset {}, {} bytes)", r.src_offset, r.length));
-                }
-            }
-        }
-        bar.set_position(copied);
-    }
-    match failed {
-        Some(e) => Err(Fail(format!("copy failed: {e} (copied {copied} bytes, {offloaded} offloaded)"))),
-        None => Ok((copied, offloaded)),
-    }
 }
 
 #[cfg(test)]
