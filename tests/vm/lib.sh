@@ -361,7 +361,7 @@ qmp_mark_end() {
 nvme_inflight_through() {  # <from> <m1> <m2>
   tail -c +"$(($1 + 1))" "$NVME_TRACE" | awk -v m1=$(($2 - $1)) -v m2=$(($3 - $1)) '
     { b += length($0) + 1 }
-    b > m2 { exit }
+    b > m2 { next }  # read to the end: stopping early kills tail (SIGPIPE)
     { sub(/^[0-9]+@[0-9.]+:/, "") }
     $1 == "pci_nvme_copy" && b <= m1 { open[$3]++ }
     $1 == "pci_nvme_enqueue_req_completion" && $5 != 0 && open[$3] > 0 { open[$3]-- }
@@ -716,7 +716,8 @@ lio_inflight_xcopies() {  # [marker text]
 # array_mark): in flight all through. Prints their tags.
 lio_inflight_through() {  # <m1> <m2>
   lio_trace | awk -v m1="$1" -v m2="$2" '
-    /tracing_mark_write:/ && $NF == m2 && seen { exit }
+    done { next }  # read to the end: stopping early kills the writer (SIGPIPE)
+    /tracing_mark_write:/ && $NF == m2 && seen { done = 1; next }
     /tracing_mark_write:/ && $NF == m1 { seen = 1; next }
     /target_sequencer_start: [^ ].* CDB 83 / && !seen { match($0, /tag 0x[0-9a-f]+/); open[substr($0, RSTART + 4, RLENGTH - 4)]++ }
     /target_cmd_complete: [^ ].* CDB 83 / { match($0, /tag 0x[0-9a-f]+/); t = substr($0, RSTART + 4, RLENGTH - 4); if (open[t] > 0) open[t]-- }

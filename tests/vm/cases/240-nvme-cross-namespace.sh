@@ -119,7 +119,7 @@ fill_random "$b" $((1536 * M)) "$M"
 m0=$(trace_mark)
 out=$(blkcopy copy "$a" "$b" --src-offset $((1024 * M)) --dst-offset $((1536 * M)) --length "$M" --json) || fail "copy after the reset"
 assert_same "$a" $((1024 * M)) "$b" $((1536 * M)) "$M"
-trace_since "$m0" | grep -q '^pci_nvme_err_copy_invalid_format format 0x2' ||
+trace_since "$m0" | grep_q '^pci_nvme_err_copy_invalid_format format 0x2' ||
   fail "no format 2h command rejected in QEMU's trace: $(trace_since "$m0" | grep '^pci_nvme' | head -n 5)"
 [[ $(json_field "$out" bytes_offloaded) == 0 ]] || fail "a rejected command counted as offloaded: $out"
 [[ $(stat_field "$b" fallback_device_error) == $((e0 + M)) ]] || fail "device error not counted"

@@ -87,7 +87,7 @@ rc1=$(cat /tmp/mp1.rc) rc2=$(cat /tmp/mp2.rc)
 ((rc1 != 124 && rc2 != 124)) || fail "a copy hung: rc $rc1, $rc2"
 note "device_del of $id (guest nvme$k, whose path carried every Copy so far: $used) began with $(echo "$inflight" | wc -l) Copy commands in flight (cids $(echo $inflight)); they ended: $(nvme_ending_after "$at" $inflight | tr '\n' ' ')"
 note "Copy commands set up during the removal (controller count): $(copy_ctrls "blkcopy-mark device_del" "blkcopy-mark path gone" | tr '\n' ' '); after it: $(copy_ctrls "blkcopy-mark path gone" | tr '\n' ' ')"
-if copy_ctrls "blkcopy-mark path gone" | grep -q "^$k "; then fail "Copy commands set up on nvme$k after its path was gone"; fi
+if copy_ctrls "blkcopy-mark path gone" | grep_q "^$k "; then fail "Copy commands set up on nvme$k after its path was gone"; fi
 note "copy 1: rc $rc1 $(tr '\n' ' ' < /tmp/mp1.out); copy 2: rc $rc2 $(tr '\n' ' ' < /tmp/mp2.out)"
 assert_pool_drained
 [[ $(digest "$m" 0 $((2 * L))) == "$src_sum" ]] || fail "sources changed"

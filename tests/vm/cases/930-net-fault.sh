@@ -93,7 +93,7 @@ recovered() {
       return 0
     fi
     # No controller of the array's subsystem left: connect again.
-    if ! cat /sys/class/nvme/*/subsysnqn 2>/dev/null | grep -qx "$NVMF_NQN"; then nvmf_connect || true; fi
+    if ! cat /sys/class/nvme/*/subsysnqn 2>/dev/null | grep_q -x "$NVMF_NQN"; then nvmf_connect || true; fi
     sleep 0.2
   done
   fail "the devices did not come back within 90 s (iSCSI disk: $st; NVMe head: ${c:-no path} $(cat "$c/state" 2>/dev/null))"
