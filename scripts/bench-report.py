@@ -242,7 +242,7 @@ def net_report(w, rows, head, trace=()):
 
 
 ASYNC_MARK = "<!-- async part: scripts/bench.sh --async -->"
-ASYNC_VARIANTS = ["uring-qd1", "uring-qd16", "uring-qd64", "sync-j16", "sync-j1"]
+ASYNC_VARIANTS = ["uring-qd1", "uring-qd16", "uring-qd64", "sync-j16", "sync-j1", "uring-qd16-cpu0", "sync-j16-cpu0"]
 ASYNC_KINDS = {"nvme": "NVMe (QEMU nvme-ns, Copy)", "lio": "LIO tcm_loop LUN (EXTENDED COPY)"}
 
 
@@ -264,7 +264,8 @@ def async_report(w, rows, head):
     w(head + "\n")
     w("The same offloaded copies, issued as BLKCOPY_URING_COPY commands from **one thread** with 1, 16 or 64 in "
       "flight (uring-qd*), by **16 threads** of the synchronous BLKCOPY ioctl (sync-j16), and by **one thread** of "
-      "it (sync-j1). copies/s = copies / wall time; latency from submission to completion (p50, p99); CPU = the "
+      "it (sync-j1); for 4 KiB and 64 KiB also uring-qd16 and sync-j16 with every thread on the guest's CPU 0 "
+      "(*-cpu0). copies/s = copies / wall time; latency from submission to completion (p50, p99); CPU = the "
       "guest's busy CPU time (all CPUs, /proc/stat) per copy. Each figure is the median (by throughput) of its "
       f"point's repetitions ({counts_text({len(v) for v in reps.values()})}; tests/vm/bench-async.sh: seven up to 64 KiB, "
       "three above), the variants taking turns.\n")
@@ -306,6 +307,23 @@ def async_report(w, rows, head):
             [(size_name(s), ratio(g(s, "uring-qd1")["lat_p50_us"] if g(s, "uring-qd1") else None,
                                   g(s, "sync-j1")["lat_p50_us"] if g(s, "sync-j1") else None)) for s in allsz],
             lambda v: v <= 1.1)
+
+    # One thread through io_uring has one vCPU; 16 threads have both.
+    # With every thread on one CPU, the two ways have the same CPU.
+    one = [(kind, s) for kind in ASYNC_KINDS for s in (4096, 65536)
+           if (kind, s, "uring-qd16-cpu0") in pts and (kind, s, "sync-j16-cpu0") in pts]
+    if one:
+        w("\n### qd16 against 16 threads, on two CPUs and on one\n")
+        w("uring-qd16 / sync-j16: copies per second and CPU per copy, as measured (the 16 threads on both vCPUs, the "
+          "one submitting thread on one) and with every thread on CPU 0 (*-cpu0).\n")
+        w("| where | size | copies/s, two CPUs | copies/s, one CPU | CPU per copy, two CPUs | CPU per copy, one CPU |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for kind, s in one:
+            g = lambda v: pts.get((kind, s, v))
+            cells = [ratio(rate(g("uring-qd16")), rate(g("sync-j16"))), ratio(rate(g("uring-qd16-cpu0")), rate(g("sync-j16-cpu0"))),
+                     ratio(per_copy(g("uring-qd16"), "cpu_busy_s"), per_copy(g("sync-j16"), "cpu_busy_s")),
+                     ratio(per_copy(g("uring-qd16-cpu0"), "cpu_busy_s"), per_copy(g("sync-j16-cpu0"), "cpu_busy_s"))]
+            w(f"| {kind} | {size_name(s)} | " + " | ".join("–" if c is None else f"{c:.2f}" for c in cells) + " |")
 
 
 def main():

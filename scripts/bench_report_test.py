@@ -196,6 +196,14 @@ class AsyncTargets(unittest.TestCase):
         t = self.targets(self.rows(qd16_rate=900, qd16_cpu=0.0008, qd1_p50=120))
         self.assertTrue(all(l.endswith("| **no** |") for l in t), t)
 
+    def test_one_cpu(self):
+        rows = self.rows(qd16_rate=800, qd16_cpu=0.0008, qd1_p50=100)
+        rows += [self.row("uring-qd16-cpu0", 4096, 600, 0.0006, 100), self.row("sync-j16-cpu0", 4096, 500, 0.0012, 100)]
+        out = report(rows, "--async")
+        self.assertIn("| nvme | 4 KiB | 0.80 | 1.20 | 0.80 | 0.50 |", out)
+        self.assertNotIn("| nvme | 64 KiB |", out)
+        self.assertNotIn("on two CPUs and on one", report(self.rows(1000, 0.001, 100), "--async"))
+
     def test_median_of_repetitions(self):
         rows = [self.row("uring-qd16", 4096, r, 0.001, 100, rep=i) for i, r in enumerate((900, 1500, 1100))]
         pts, _ = br.async_points(rows)

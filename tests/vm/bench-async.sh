@@ -7,6 +7,13 @@
 #                                       that many copies in flight
 #   sync-j16                           16 threads of synchronous BLKCOPY
 #   sync-j1                            one thread of BLKCOPY
+#   uring-qd16-cpu0, sync-j16-cpu0     uring-qd16 and sync-j16 with every
+#                                       thread on the guest's CPU 0 (taskset;
+#                                       4 KiB and 64 KiB): one submitting
+#                                       thread runs on one vCPU, 16 threads
+#                                       on both; pinned, both have one (and
+#                                       blk-mq sends all their commands to
+#                                       CPU 0's NVMe queue)
 # One JSON object per measurement goes to $RUN/bench-async.jsonl (copies
 # per second, p50/p99 latency from submission to completion, guest CPU);
 # scripts/bench-report.py --async makes the tables and checks the targets.
@@ -38,13 +45,14 @@ reps_for() {  # size
 }
 
 measure() {  # kind dev size copies mode rep
-  local kind=$1 dev=$2 size=$3 copies=$4 mode=$5 rep=$6 out par
-  case $mode in
+  local kind=$1 dev=$2 size=$3 copies=$4 mode=$5 rep=$6 out par pin=()
+  [[ $mode != *-cpu0 ]] || pin=(taskset -c 0)
+  case ${mode%-cpu0} in
     uring-qd*) par=(uring --queue-depth "${mode#uring-qd}") ;;
     sync-j*) par=(offload --jobs "${mode#sync-j}") ;;
   esac
   dd if=/dev/null of="$dev" count=0 conv=fsync,notrunc status=none
-  out=$(blkcopy-bench "${par[0]}" "$dev" "$dev" --size "$size" --copies "$copies" "${par[@]:1}" \
+  out=$("${pin[@]}" blkcopy-bench "${par[0]}" "$dev" "$dev" --size "$size" --copies "$copies" "${par[@]:1}" \
         --src-offset 0 --dst-offset "$AREA" --span "$(( size * copies > AREA ? AREA : size * copies ))" 2>/tmp/bench.err) || {
     note "$kind $mode $size x$copies: $(cat /tmp/bench.err)"
     return 1
@@ -58,8 +66,10 @@ for kind in nvme lio; do
   echo "== $kind ($dev)"
   for size in 4096 65536 1048576 $((64 * MIB)); do
     c=$(copies_for "$size")
+    pinned=()
+    ((size > 65536)) || pinned=(uring-qd16-cpu0 sync-j16-cpu0)
     bench_turns "$(reps_for "$size")" "$kind size=$size copies=$c" "measure $kind $dev $size $c" \
-      uring-qd1 uring-qd16 uring-qd64 sync-j16 sync-j1
+      uring-qd1 uring-qd16 uring-qd64 sync-j16 sync-j1 "${pinned[@]}"
   done
 done
 echo "bench done: $(wc -l < "$OUT") measurements"
