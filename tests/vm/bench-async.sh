@@ -45,11 +45,11 @@ reps_for() {  # size
 }
 
 measure() {  # kind dev size copies mode rep
-  local kind=$1 dev=$2 size=$3 copies=$4 mode=$5 rep=$6 out par pin=()
-  [[ $mode != *-cpu0 ]] || pin=(taskset -c 0)
-  case ${mode%-cpu0} in
-    uring-qd*) par=(uring --queue-depth "${mode#uring-qd}") ;;
-    sync-j*) par=(offload --jobs "${mode#sync-j}") ;;
+  local kind=$1 dev=$2 size=$3 copies=$4 mode=$5 rep=$6 out par pin=() how=${5%-cpu0}
+  [[ $mode == "$how" ]] || pin=(taskset -c 0)
+  case $how in
+    uring-qd*) par=(uring --queue-depth "${how#uring-qd}") ;;
+    sync-j*) par=(offload --jobs "${how#sync-j}") ;;
   esac
   dd if=/dev/null of="$dev" count=0 conv=fsync,notrunc status=none
   out=$("${pin[@]}" blkcopy-bench "${par[0]}" "$dev" "$dev" --size "$size" --copies "$copies" "${par[@]:1}" \

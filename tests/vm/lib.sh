@@ -323,6 +323,8 @@ qmp_entered_after() {  # <m0> <name>
     { n += length($0) + 1 }
     END { if (!found) exit 1; print pos }'
 }
+# The command's name in QMP JSON ("query-status").
+qmp_name() { sed -E 's/.*"execute": *"([^"]+)".*/\1/' <<< "$1"; }
 # Run a QMP command (a fault, or "query-status" as a marker) and print the
 # offset in QEMU's trace of the line where the monitor began it: what the
 # trace holds before it happened before the command.
@@ -330,7 +332,7 @@ qmp_mark() {
   local m0 at name
   m0=$(trace_mark)
   qmp_ok "$1"
-  name=$(sed -E 's/.*"execute": *"([^"]+)".*/\1/' <<< "$1")
+  name=$(qmp_name "$1")
   at=$(qmp_entered_after "$m0" "$name") || fail "no qmp_enter event in QEMU's trace for $1"
   echo "$at"
 }
@@ -343,7 +345,7 @@ QMP_MARK= QMP_MARK_JOB=
 qmp_mark_begin() {  # <QMP JSON>
   local m0 i name
   m0=$(trace_mark)
-  name=$(sed -E 's/.*"execute": *"([^"]+)".*/\1/' <<< "$1")
+  name=$(qmp_name "$1")
   qmp_ok "$1" > /dev/null & QMP_MARK_JOB=$!
   for ((i = 0; i < 600; i++)); do
     if QMP_MARK=$(qmp_entered_after "$m0" "$name"); then return 0; fi
