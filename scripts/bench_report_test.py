@@ -204,6 +204,14 @@ class AsyncTargets(unittest.TestCase):
         self.assertNotIn("| nvme | 64 KiB |", out)
         self.assertNotIn("on two CPUs and on one", report(self.rows(1000, 0.001, 100), "--async"))
 
+    def test_pair(self):
+        pair = dict(self.row("qd1-pair", 4096, 500, 0.001, 104), sync_lat_p50_us=100, sync_lat_p99_us=300)
+        out = report(self.rows(1000, 0.001, 130) + [pair], "--async")
+        self.assertIn("| nvme | 4 KiB | 100 | 104 | 1.04 | 300 | 208 |", out)
+        self.assertIn("| qd1 p50 latency ≤ 1.1 × one thread's, copy by copy | nvme | 4 KiB 1.04 | yes |", out)
+        self.assertIn("| qd1 p50 latency ≤ 1.1 × one thread's | nvme | 4 KiB 1.30, 64 KiB 1.30 | **no** |", out)
+        self.assertNotIn("| qd1-pair |", out)
+
     def test_median_of_repetitions(self):
         rows = [self.row("uring-qd16", 4096, r, 0.001, 100, rep=i) for i, r in enumerate((900, 1500, 1100))]
         pts, _ = br.async_points(rows)

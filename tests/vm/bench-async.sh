@@ -7,6 +7,11 @@
 #                                       that many copies in flight
 #   sync-j16                           16 threads of synchronous BLKCOPY
 #   sync-j1                            one thread of BLKCOPY
+#   qd1-pair                           one thread alternating BLKCOPY and
+#                                       BLKCOPY_URING_COPY copy by copy, one
+#                                       at a time (blkcopy-bench
+#                                       latency-pair): the two latencies
+#                                       under the same conditions
 #   uring-qd16-cpu0, sync-j16-cpu0     uring-qd16 and sync-j16 with every
 #                                       thread on the guest's CPU 0 (taskset;
 #                                       4 KiB and 64 KiB): one submitting
@@ -50,6 +55,7 @@ measure() {  # kind dev size copies mode rep
   case $how in
     uring-qd*) par=(uring --queue-depth "${how#uring-qd}") ;;
     sync-j*) par=(offload --jobs "${how#sync-j}") ;;
+    qd1-pair) par=(latency-pair) ;;
   esac
   dd if=/dev/null of="$dev" count=0 conv=fsync,notrunc status=none
   out=$("${pin[@]}" blkcopy-bench "${par[0]}" "$dev" "$dev" --size "$size" --copies "$copies" "${par[@]:1}" \
@@ -69,7 +75,7 @@ for kind in nvme lio; do
     pinned=()
     ((size > 65536)) || pinned=(uring-qd16-cpu0 sync-j16-cpu0)
     bench_turns "$(reps_for "$size")" "$kind size=$size copies=$c" "measure $kind $dev $size $c" \
-      uring-qd1 uring-qd16 uring-qd64 sync-j16 sync-j1 "${pinned[@]}"
+      uring-qd1 uring-qd16 uring-qd64 sync-j16 sync-j1 qd1-pair "${pinned[@]}"
   done
 done
 echo "bench done: $(wc -l < "$OUT") measurements"

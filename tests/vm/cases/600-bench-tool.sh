@@ -1,8 +1,10 @@
 # The benchmark's measuring tool (blkcopy-bench) copies what it claims, in
-# every mode (uring: from one thread, 4 in flight on an io_uring ring), and its counters agree with the devices': offload on NVMe
-# moves no data through the host and is traced by QEMU; the fallback and
-# the userspace copy move every byte twice (read + write); raw NVMe Copy
-# and raw EXTENDED COPY send the commands the limits imply.
+# every mode (uring: from one thread, 4 in flight on an io_uring ring;
+# latency-pair: BLKCOPY and the ring by turns), and its counters agree
+# with the devices': offload on NVMe moves no data through the host and
+# is traced by QEMU; the fallback and the userspace copy move every byte
+# twice (read + write); raw NVMe Copy and raw EXTENDED COPY send the
+# commands the limits imply.
 load_nvme_provider
 load_scsi_provider
 trap 'unload_providers' EXIT
@@ -18,7 +20,7 @@ run() {  # mode dev size copies jobs|queue-depth src-off dst-off
     fail "blkcopy-bench $*"
   # The devices say whether they copied: exactly these blocks, or nothing.
   case $1 in
-    offload|uring|nvme-raw|sg-raw) expect_offloaded "$2" "$6" "$2" "$7" $(( $3 * $4 )) ;;
+    offload|uring|latency-pair|nvme-raw|sg-raw) expect_offloaded "$2" "$6" "$2" "$7" $(( $3 * $4 )) ;;
     *) expect_not_offloaded ;;
   esac
   assert_same "$2" "$6" "$2" "$7" $(( $3 * $4 ))
@@ -30,6 +32,11 @@ run offload "$a" $((4 * M)) 8 4 $((100 * M)) $((200 * M))
 run uring "$a" $((4 * M)) 8 4 $((100 * M)) $((600 * M))
 (( $(field "$out" bytes_offloaded) == 32 * M && $(field "$out" host_read_bytes) == 0 && $(field "$out" queue_depth) == 4 )) ||
   fail "uring counters: $out"
+# Alternating BLKCOPY and the ring copy by copy: both halves' latencies.
+run latency-pair "$a" $((4 * M)) 8 1 $((100 * M)) $((700 * M))
+(( $(field "$out" bytes_offloaded) == 32 * M && $(field "$out" host_read_bytes) == 0 )) || fail "latency-pair counters: $out"
+[[ $(field "$out" lat_p50_us) != 0.0 && $(field "$out" sync_lat_p50_us) != 0.0 && -n $(field "$out" sync_lat_p99_us) ]] ||
+  fail "latency-pair: not both latencies: $out"
 run fallback "$a" $((4 * M)) 8 4 $((100 * M)) $((300 * M))
 (( $(field "$out" bytes_offloaded) == 0 && $(field "$out" host_read_bytes) >= 32 * M && $(field "$out" host_written_bytes) >= 32 * M )) ||
   fail "fallback counters: $out"

@@ -14,6 +14,12 @@
 //! - `uring`: the same copies as BLKCOPY_URING_COPY commands from one
 //!   thread, `--queue-depth` of them in flight on one io_uring ring
 //!   (`--jobs` does not apply);
+//! - `latency-pair`: one thread alternating, copy by copy, a BLKCOPY
+//!   copy and a BLKCOPY_URING_COPY copy alone on its ring (queue depth
+//!   1): the two latencies side by side under the same conditions (under
+//!   TCG the emulated device's speed drifts over seconds, which separate
+//!   runs measure as a difference). `lat_*` are the io_uring copies',
+//!   `sync_lat_*` the ioctl's;
 //! - `fallback`: BLKCOPY with `BLKCOPY_FLAG_NO_OFFLOAD` (the in-kernel
 //!   read/write copy);
 //! - `userspace`: `pread`/`pwrite` with O_DIRECT in `--bs` blocks (default
@@ -52,7 +58,7 @@ use blkcopy_logic::scsi;
 use blkcopy_uapi::uring::{CopyRing, Event};
 use blkcopy_uapi::{Control, Range, FLAG_NO_OFFLOAD};
 
-const USAGE: &str = "usage: blkcopy-bench offload|uring|fallback|userspace|nvme-raw|sg-raw SRC DST --size N
+const USAGE: &str = "usage: blkcopy-bench offload|uring|latency-pair|fallback|userspace|nvme-raw|sg-raw SRC DST --size N
                      [--copies N] [--jobs N] [--queue-depth N] [--src-offset N] [--dst-offset N] [--span N] [--bs N]
        blkcopy-bench wait-hydrated NAME FIELD [--timeout SECS]";
 
@@ -72,6 +78,7 @@ fn parse_size(s: &str) -> Result<u64, Fail> {
 enum Mode {
     Offload,
     Uring,
+    LatencyPair,
     Fallback,
     Userspace,
     NvmeRaw,
@@ -401,6 +408,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
     let mode = match mode.as_str() {
         "offload" => Mode::Offload,
         "uring" => Mode::Uring,
+        "latency-pair" => Mode::LatencyPair,
         "fallback" => Mode::Fallback,
         "userspace" => Mode::Userspace,
         "nvme-raw" => Mode::NvmeRaw,
@@ -408,7 +416,10 @@ fn run(args: &[String]) -> Result<(), Fail> {
         m => return Err(Fail(format!("unknown mode {m}\n{USAGE}"))),
     };
     let size = size.ok_or_else(|| Fail("--size is required".into()))?;
-    if mode == Mode::Uring {
+    if mode == Mode::LatencyPair {
+        qd = 1;
+    }
+    if matches!(mode, Mode::Uring | Mode::LatencyPair) {
         jobs = 1;
     }
     if size == 0 || copies == 0 || jobs == 0 || bs == 0 || qd == 0 || qd > 4096 {
@@ -426,7 +437,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
         return Err(Fail(format!("sizes and offsets must be multiples of {lbs} (span of size)")));
     }
     let ctl = match mode {
-        Mode::Offload | Mode::Fallback | Mode::Uring => Some(Control::open().map_err(|e| Fail(format!("/dev/blkcopy: {e}")))?),
+        Mode::Offload | Mode::Fallback | Mode::Uring | Mode::LatencyPair => Some(Control::open().map_err(|e| Fail(format!("/dev/blkcopy: {e}")))?),
         _ => None,
     };
     let sg = match mode {
@@ -443,9 +454,46 @@ fn run(args: &[String]) -> Result<(), Fail> {
     let failures = AtomicUsize::new(0);
     let first_error = Mutex::new(None::<String>);
     let lat = Mutex::new(Vec::with_capacity(copies as usize));
+    let mut sync_lat = Vec::new();
     let io0 = (io_sectors(src_path), io_sectors(dst_path));
     let cpu0 = cpu_jiffies();
     let start = Instant::now();
+    if let (Mode::LatencyPair, Some(ctl)) = (mode, ctl.as_ref()) {
+        // Even copies through BLKCOPY, odd ones through the ring.
+        let r = (|| -> Result<(), Fail> {
+            let mut ring = CopyRing::new(ctl, 1)?;
+            let mut lat = lat.lock().map_err(|_| Fail("lock".into()))?;
+            for i in 0..copies {
+                let at = (i * size) % span;
+                let range = [Range { src_offset: soff + at, dst_offset: doff + at, length: size, reserved: 0 }];
+                let t = Instant::now();
+                let c = if i % 2 == 0 {
+                    let c = ctl.copy(src.as_raw_fd(), dst.as_raw_fd(), &range, 0).map_err(|e| Fail(format!("BLKCOPY: {}", e.error)))?;
+                    sync_lat.push(t.elapsed().as_secs_f64() * 1e6);
+                    c
+                } else {
+                    ring.push_copy(src.as_raw_fd(), dst.as_raw_fd(), &range, 0)?;
+                    let ev = ring.wait(1)?;
+                    let us = t.elapsed().as_secs_f64() * 1e6;
+                    let c = match ev.as_slice() {
+                        [Event::Copy { result: Ok(c), .. }] => *c,
+                        [Event::Copy { result: Err(e), .. }] => return Err(Fail(format!("BLKCOPY_URING_COPY: {}", e.error))),
+                        _ => return Err(Fail("not one copy's completion".into())),
+                    };
+                    lat.push(us);
+                    c
+                };
+                offloaded.fetch_add(c.offloaded, Ordering::Relaxed);
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            failures.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut f) = first_error.lock() {
+                f.get_or_insert(e.0);
+            }
+        }
+    }
     if let (Mode::Uring, Some(ctl)) = (mode, ctl.as_ref()) {
         // One thread, `qd` copies in flight; latency from submission to
         // the CQE.
@@ -490,7 +538,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
     }
     std::thread::scope(|s| {
         for _ in 0..jobs.min(copies) {
-            if mode == Mode::Uring {
+            if matches!(mode, Mode::Uring | Mode::LatencyPair) {
                 break;
             }
             s.spawn(|| {
@@ -504,7 +552,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
                     let j = Job { src: soff + at, dst: doff + at };
                     let t = Instant::now();
                     let r: Result<(), Fail> = match mode {
-                        Mode::Offload | Mode::Fallback | Mode::Uring => {
+                        Mode::Offload | Mode::Fallback | Mode::Uring | Mode::LatencyPair => {
                             let flags = if mode == Mode::Fallback { FLAG_NO_OFFLOAD } else { 0 };
                             let range = [Range { src_offset: j.src, dst_offset: j.dst, length: size, reserved: 0 }];
                             match ctl.as_ref().map(|c| c.copy(src.as_raw_fd(), dst.as_raw_fd(), &range, flags)) {
@@ -555,7 +603,14 @@ fn run(args: &[String]) -> Result<(), Fail> {
     }
     let mut l = lat.into_inner().unwrap_or_default();
     l.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| l.get(((l.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    sync_lat.sort_by(|a, b| a.total_cmp(b));
+    let pct_of = |l: &[f64], p: f64| l.get(((l.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let pct = |p: f64| pct_of(&l, p);
+    let pair = if mode == Mode::LatencyPair {
+        format!(",\"sync_lat_p50_us\":{:.1},\"sync_lat_p99_us\":{:.1}", pct_of(&sync_lat, 0.5), pct_of(&sync_lat, 0.99))
+    } else {
+        String::new()
+    };
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let same = std::fs::canonicalize(src_path).ok() == std::fs::canonicalize(dst_path).ok();
@@ -568,7 +623,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
     println!(
         "{{\"mode\":\"{}\",\"size\":{size},\"copies\":{copies},\"jobs\":{jobs},\"queue_depth\":{qd},\"seconds\":{secs:.6},\"mib_per_s\":{:.3},\
 \"lat_p50_us\":{:.1},\"lat_p99_us\":{:.1},\"cpu_busy_s\":{:.3},\"cpu_total_s\":{:.3},\"host_read_bytes\":{},\
-\"host_written_bytes\":{},\"bytes_offloaded\":{},\"device_commands\":{}}}",
+\"host_written_bytes\":{},\"bytes_offloaded\":{},\"device_commands\":{}{pair}}}",
         pos[0],
         bytes as f64 / secs.max(1e-9) / (1 << 20) as f64,
         pct(0.5),
