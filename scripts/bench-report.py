@@ -268,7 +268,8 @@ def async_report(w, rows, head):
     w("The same offloaded copies, issued as BLKCOPY_URING_COPY commands from **one thread** with 1, 16 or 64 in "
       "flight (uring-qd*), by **16 threads** of the synchronous BLKCOPY ioctl (sync-j16), and by **one thread** of "
       "it (sync-j1); for 4 KiB and 64 KiB also uring-qd16 and sync-j16 with every thread on the guest's CPU 0 "
-      "(*-cpu0); and one thread alternating the two, one copy at a time (qd1-pair). copies/s = copies / wall time; latency from submission to completion (p50, p99); CPU = the "
+      "(*-cpu0); and one thread alternating the two, one copy at a time (qd1-pair). copies/s = copies / wall "
+      "time; latency from submission to completion (p50, p99); CPU = the "
       "guest's busy CPU time (all CPUs, /proc/stat) per copy. Each figure is the median (by throughput) of its "
       f"point's repetitions ({counts_text({len(v) for v in reps.values()})}; tests/vm/bench-async.sh: seven up to 64 KiB, "
       "three above), the variants taking turns.\n")
@@ -338,10 +339,11 @@ def async_report(w, rows, head):
         w("| where | size | copies/s, two CPUs | copies/s, one CPU | CPU per copy, two CPUs | CPU per copy, one CPU |")
         w("|---|---:|---:|---:|---:|---:|")
         for kind, s in one:
-            g = lambda v: pts.get((kind, s, v))
-            cells = [ratio(rate(g("uring-qd16")), rate(g("sync-j16"))), ratio(rate(g("uring-qd16-cpu0")), rate(g("sync-j16-cpu0"))),
-                     ratio(per_copy(g("uring-qd16"), "cpu_busy_s"), per_copy(g("sync-j16"), "cpu_busy_s")),
-                     ratio(per_copy(g("uring-qd16-cpu0"), "cpu_busy_s"), per_copy(g("sync-j16-cpu0"), "cpu_busy_s"))]
+            rates = [ratio(rate(pts.get((kind, s, "uring-qd16" + pin))), rate(pts.get((kind, s, "sync-j16" + pin))))
+                     for pin in ("", "-cpu0")]
+            cpus = [ratio(per_copy(pts.get((kind, s, "uring-qd16" + pin)), "cpu_busy_s"),
+                          per_copy(pts.get((kind, s, "sync-j16" + pin)), "cpu_busy_s")) for pin in ("", "-cpu0")]
+            cells = rates + cpus
             w(f"| {kind} | {size_name(s)} | " + " | ".join("–" if c is None else f"{c:.2f}" for c in cells) + " |")
 
 

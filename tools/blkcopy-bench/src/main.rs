@@ -453,6 +453,13 @@ fn run(args: &[String]) -> Result<(), Fail> {
     let commands = AtomicU64::new(0);
     let failures = AtomicUsize::new(0);
     let first_error = Mutex::new(None::<String>);
+    // Counts a failed copy (or a ring that failed), keeping the first error.
+    let failed = |e: String| {
+        failures.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut f) = first_error.lock() {
+            f.get_or_insert(e);
+        }
+    };
     let lat = Mutex::new(Vec::with_capacity(copies as usize));
     let mut sync_lat = Vec::new();
     let io0 = (io_sectors(src_path), io_sectors(dst_path));
@@ -488,10 +495,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
             Ok(())
         })();
         if let Err(e) = r {
-            failures.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut f) = first_error.lock() {
-                f.get_or_insert(e.0);
-            }
+            failed(e.0);
         }
     }
     if let (Mode::Uring, Some(ctl)) = (mode, ctl.as_ref()) {
@@ -518,22 +522,14 @@ fn run(args: &[String]) -> Result<(), Fail> {
                             offloaded.fetch_add(c.offloaded, Ordering::Relaxed);
                             lat.push(us);
                         }
-                        Err(e) => {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                            if let Ok(mut f) = first_error.lock() {
-                                f.get_or_insert(format!("BLKCOPY_URING_COPY: {}", e.error));
-                            }
-                        }
+                        Err(e) => failed(format!("BLKCOPY_URING_COPY: {}", e.error)),
                     }
                 }
             }
             Ok(())
         })();
         if let Err(e) = r {
-            failures.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut f) = first_error.lock() {
-                f.get_or_insert(e.0);
-            }
+            failed(e.0);
         }
     }
     std::thread::scope(|s| {
@@ -584,12 +580,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
                     let us = t.elapsed().as_secs_f64() * 1e6;
                     match r {
                         Ok(()) => lat.lock().map(|mut l| l.push(us)).unwrap_or(()),
-                        Err(e) => {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                            if let Ok(mut f) = first_error.lock() {
-                                f.get_or_insert(e.0);
-                            }
-                        }
+                        Err(e) => failed(e.0),
                     }
                 }
             });
