@@ -22,7 +22,10 @@ v=/dev/mapper/bl-rm la=$(role lio-a)
 fill_random "$v" 0 $((64 * MB))
 fill_random "$la" $((100 * MB)) $((64 * MB))
 nsid=$(cat "$(sysblk "$hp")/nsid")
-throttle_group hp-throttle '"bps-total":33554432'
+# The namespace's rate while the loops copy (32 MiB/s), and while a mark
+# is made (8 MiB/s: below).
+LOOP_RATE='"bps-total":33554432' MARK_RATE='"bps-total":8388608'
+throttle_group hp-throttle "$LOOP_RATE"
 evidence_begin "$v" "$la"
 copy_loop /tmp/rm-n.log /tmp/rm-n.stop "$v" "$v" $((32 * MB)) $((128 * MB)) 0 $((32 * MB)); nvme_loop=$COPIER
 copy_loop /tmp/rm-l.log /tmp/rm-l.stop "$la" "$la" $((32 * MB)) $((200 * MB)) $((100 * MB)) $((132 * MB)); lio_loop=$COPIER
@@ -40,12 +43,12 @@ for r in $(seq 3); do
   # Meanwhile the namespace is slowed to 8 MiB/s, so that a copy's
   # commands stay in flight for seconds, longer than a mark takes (at
   # 32 MiB/s a whole run saw the marks miss them in two rounds of three).
-  throttle_group hp-throttle '"bps-total":8388608'
+  throttle_group hp-throttle "$MARK_RATE"
   rm0=$(trace_mark) n=0
   if nvme_mark_inflight "$rm0" 30; then n=$(nvme_inflight_at "$rm0" "$QMP_MARK" | wc -l); fi
   if rmmod blkcopy_nvme 2>/dev/null; then gone=$((gone + 1)); struck_nvme=$((struck_nvme + n)); fi
   qmp_mark_end
-  throttle_group hp-throttle '"bps-total":33554432'
+  throttle_group hp-throttle "$LOOP_RATE"
   # The SCSI provider, once an EXTENDED COPY is in flight (at most 10 s).
   n=0
   if marker=$(lio_mark_inflight "blkcopy-fault-rmmod-$r" 10); then n=$(lio_inflight_xcopies "$marker" | wc -l); fi
